@@ -1,0 +1,14 @@
+"""The course's shared helpers. Notebooks do `sys.path.append('..'); import utils`.
+
+Importing this package imports MXNet through `utils.compat` (numpy shim, CUDA-11 preload), so it
+must come before any direct `import mxnet`.
+"""
+from .compat import import_mxnet
+
+mx = import_mxnet()
+
+from .devices import try_gpu, gpu_available  # noqa: E402
+from .profiles import active_profile, settings_for_profile  # noqa: E402
+from .data import load_data_fashion_mnist, CLASS_NAMES, DatasetError  # noqa: E402
+from .training import train, evaluate_accuracy  # noqa: E402
+from .plotting import plot_history, show_images  # noqa: E402

@@ -1,0 +1,27 @@
+"""Which device to train on."""
+from .compat import import_mxnet
+
+mx = import_mxnet()
+
+
+def gpu_available():
+    """True when MXNet can run an operation on gpu(0)."""
+    return try_gpu().device_type == 'gpu'
+
+
+_chosen = None
+
+
+def try_gpu():
+    """gpu(0) if MXNet has a usable GPU, else cpu(0). Checked once, by running a tiny operation."""
+    global _chosen
+    if _chosen is None:
+        _chosen = mx.cpu()
+        if mx.context.num_gpus() > 0:
+            try:
+                ctx = mx.gpu(0)
+                (mx.nd.ones((1,), ctx=ctx) * 2).asnumpy()
+                _chosen = ctx
+            except mx.base.MXNetError as err:
+                print(f"MXNet sees a GPU but cannot use it ({str(err).splitlines()[0]}); using the CPU.")
+    return _chosen

@@ -1,0 +1,142 @@
+"""Training and evaluation loops.
+
+Metrics are accumulated on the device and read back only every `SYNC_EVERY` batches (to watch for
+NaN and to keep MXNet's asynchronous queue short) and once per epoch; the caller's network is used
+as given: nothing here initializes, re-initializes or hybridizes it.
+"""
+import math
+import time
+
+import pandas as pd
+
+from .compat import import_mxnet
+from .profiles import active_profile
+
+mx = import_mxnet()
+nd, autograd = mx.nd, mx.autograd
+
+SYNC_EVERY = 20
+HISTORY_COLUMNS = ['epoch', 'loss', 'train_acc', 'test_acc', 'seconds', 'examples_per_sec']
+
+
+def _correct(output, y):
+    """Number of correct predictions, as a 1-element NDArray on the device (no host sync)."""
+    return (output.argmax(axis=1) == y.astype('float32')).sum()
+
+
+def evaluate_accuracy(data, net, ctx):
+    """Fraction of examples in `data` that `net` classifies correctly (one read from the device)."""
+    correct, count = nd.zeros((1,), ctx=ctx), 0
+    for X, y in data:
+        X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+        correct += _correct(net(X), y)
+        count += X.shape[0]
+    return correct.asscalar() / max(count, 1)
+
+
+def _describe(train_data, test_data, num_epochs):
+    parts = []
+    for data in (train_data, test_data):
+        if hasattr(data, 'describe'):
+            parts.append(data.describe())
+        elif hasattr(data, '__len__'):
+            parts.append(f"{len(data)} batches")
+    size = getattr(train_data, 'batch_size', None)
+    batch = f", batch {size}" if size else ""
+    return f"{' / '.join(parts)}{batch}, {num_epochs} epoch{'s' if num_epochs != 1 else ''}"
+
+
+def _progress(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit='batch', leave=False)
+
+
+class _Diverged(Exception):
+    pass
+
+
+def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
+          progress=True, live_plot=False):
+    """Train `net` for `num_epochs` epochs; print one line per epoch; return the history.
+
+    Returns a pandas DataFrame with columns epoch, loss, train_acc, test_acc, seconds,
+    examples_per_sec (seconds is wall time including data loading). Stops early, returning the
+    epochs so far, if the loss becomes NaN/infinite (message says why) or on Ctrl-C.
+    """
+    print(f"Training on {ctx} | profile {active_profile()} | "
+          f"{_describe(train_data, test_data, num_epochs)}")
+    rows, plot = [], None
+    if live_plot:
+        from .plotting import LiveHistoryPlot
+        plot = LiveHistoryPlot()
+    for epoch in range(num_epochs):
+        try:
+            row = _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress)
+        except _Diverged as stop:
+            print(stop.args[0])
+            break
+        except KeyboardInterrupt:
+            print(f"Interrupted during epoch {epoch}; returning the {len(rows)} finished epoch(s).")
+            break
+        rows.append(row)
+        print(f"Epoch {epoch}. Loss: {row['loss']:.3f}, Train acc {row['train_acc']:.2f}, "
+              f"Test acc {row['test_acc']:.2f}, Time {row['seconds']:.1f} sec")
+        if plot is not None:
+            plot.update(pd.DataFrame(rows, columns=HISTORY_COLUMNS))
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress):
+    total_loss = nd.zeros((1,), ctx=ctx)
+    correct = nd.zeros((1,), ctx=ctx)
+    count, batches, pending = 0, 0, None
+    bar = _progress(len(train_data) if hasattr(train_data, '__len__') else None,
+                    f'epoch {epoch}', progress)
+    start = time.time()
+    try:
+        for X, y in train_data:
+            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            with autograd.record():
+                output = net(X)
+                batch_loss = loss(output, y)
+            batch_loss.backward()
+            trainer.step(X.shape[0])
+            total_loss += batch_loss.sum()
+            correct += _correct(output, y)
+            count += X.shape[0]
+            batches += 1
+            if batches % SYNC_EVERY == 0:
+                # Read the snapshot taken SYNC_EVERY batches ago: the queue never drains completely.
+                if pending is not None:
+                    _check_finite(pending, epoch, batches - SYNC_EVERY, bar)
+                pending = (total_loss / count).copy()
+        mean_loss = (total_loss / max(count, 1)).asscalar()
+        if not math.isfinite(mean_loss):
+            _stop(mean_loss, epoch, batches)
+        train_acc = correct.asscalar() / max(count, 1)
+        test_acc = evaluate_accuracy(test_data, net, ctx)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.time() - start
+    return dict(epoch=epoch, loss=mean_loss, train_acc=train_acc, test_acc=test_acc,
+                seconds=seconds, examples_per_sec=count / seconds)
+
+
+def _check_finite(snapshot, epoch, batch, bar):
+    value = snapshot.asscalar()
+    if not math.isfinite(value):
+        _stop(value, epoch, batch)
+    if bar is not None:
+        bar.update(SYNC_EVERY)
+        bar.set_postfix(loss=f'{value:.3f}')
+
+
+def _stop(value, epoch, batch):
+    raise _Diverged(
+        f"Stopped: the training loss became {value} in epoch {epoch} (by batch {batch}). "
+        f"The learning rate is probably too large for this network (try 10x smaller), or the "
+        f"initialization is poor (try init.Xavier()). Returning the history of the finished epochs."
+    )
