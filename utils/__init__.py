@@ -12,3 +12,4 @@ from .profiles import active_profile, settings_for_profile  # noqa: E402
 from .data import load_data_fashion_mnist, CLASS_NAMES, DatasetError  # noqa: E402
 from .training import train, evaluate_accuracy  # noqa: E402
 from .plotting import plot_history, show_images  # noqa: E402
+from .models import lenet, alexnet  # noqa: E402
