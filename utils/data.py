@@ -6,6 +6,7 @@ batch by MXNet. No per-image Python work, no worker processes.
 """
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import struct
@@ -80,7 +81,8 @@ def _download_one(name, folder):
                 continue
             os.replace(tmp, target)
             return target
-        except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts are OSErrors
+        except (OSError, ValueError, http.client.HTTPException) as err:
+            # URLError, HTTPError and timeouts are OSErrors; a cut-off body is IncompleteRead.
             problems.append(f'{url}: {err}')
         finally:
             if os.path.exists(tmp):
