@@ -13,3 +13,4 @@ from .data import load_data_fashion_mnist, CLASS_NAMES, DatasetError  # noqa: E4
 from .training import train, evaluate_accuracy  # noqa: E402
 from .plotting import plot_history, show_images  # noqa: E402
 from .models import lenet, alexnet  # noqa: E402
+from .layers import layer_table, flops_per_image  # noqa: E402
