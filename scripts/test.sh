@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The course's test command: set up (or reuse) .venv, make sure headless Chromium is there, and run
+# the whole test suite, which also builds the book under COURSE_PROFILE=smoke and checks it in the
+# browser. Offline data: FASHION_MNIST_DIR (default: ../shared/fashion-mnist next to the repo).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/setup_env.sh
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "Installing Debian's chromium for the browser checks"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ -z "${FASHION_MNIST_DIR:-}" ] && [ -d "$ROOT/../shared/fashion-mnist" ]; then
+  export FASHION_MNIST_DIR="$(cd "$ROOT/../shared/fashion-mnist" && pwd)"
+fi
+export COURSE_PROFILE="${COURSE_PROFILE:-smoke}"
+exec python -m pytest tests -ra "$@"

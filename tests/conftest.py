@@ -1,0 +1,50 @@
+import gzip
+import os
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault('COURSE_PROFILE', 'smoke')
+SHARED_DATA = Path(os.environ.get('FASHION_MNIST_DIR') or ROOT.parent / 'shared' / 'fashion-mnist')
+
+
+@pytest.fixture
+def real_data_dir():
+    if not (SHARED_DATA / 'train-images-idx3-ubyte.gz').exists():
+        pytest.fail(f"offline Fashion-MNIST not found at {SHARED_DATA}; set FASHION_MNIST_DIR")
+    return SHARED_DATA
+
+
+def idx_bytes(array, magic):
+    """An IDX file (uncompressed bytes) holding `array` (uint8)."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack('>I', magic) + b''.join(struct.pack('>I', d) for d in array.shape)
+    return header + array.tobytes()
+
+
+def write_fake_fashion_mnist(folder, n_train=40, n_test=24, seed=0):
+    """Four small but well-formed Fashion-MNIST files; returns the arrays written."""
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for prefix, n in (('train', n_train), ('t10k', n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        rng.shuffle(labels)
+        (folder / f'{prefix}-images-idx3-ubyte.gz').write_bytes(gzip.compress(idx_bytes(images, 2051)))
+        (folder / f'{prefix}-labels-idx1-ubyte.gz').write_bytes(gzip.compress(idx_bytes(labels, 2049)))
+        arrays[prefix] = (images, labels)
+    return arrays
+
+
+@pytest.fixture
+def fake_data_dir(tmp_path):
+    folder = tmp_path / 'fmnist'
+    arrays = write_fake_fashion_mnist(folder)
+    return folder, arrays
