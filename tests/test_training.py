@@ -1,0 +1,150 @@
+"""utils.train / evaluate_accuracy on tiny networks and a small slice of the real data."""
+import re
+
+import numpy as np
+import pytest
+
+import utils
+from utils import training
+
+mx = utils.mx
+nd, gluon, init = mx.nd, mx.gluon, mx.init
+EPOCH_LINE = re.compile(r'^Epoch \d+\. Loss: \d+\.\d{3}, Train acc \d\.\d{2}, Test acc \d\.\d{2}, '
+                        r'Time \d+\.\d sec$')
+
+
+def tiny_net(seed=0):
+    mx.random.seed(seed)
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Flatten(), gluon.nn.Dense(32, activation='relu', in_units=784),
+            gluon.nn.Dense(10, in_units=32))
+    net.initialize(init.Xavier())
+    return net
+
+
+@pytest.fixture
+def small_data(real_data_dir):
+    return utils.load_data_fashion_mnist(32, root=real_data_dir, train_examples=640, test_examples=320)
+
+
+def fit(net, data, lr=0.1, epochs=3, loss=None, **kw):
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
+    return utils.train(*data, net, loss or gluon.loss.SoftmaxCrossEntropyLoss(), trainer, mx.cpu(),
+                       num_epochs=epochs, progress=False, **kw)
+
+
+def test_loss_goes_down_and_history_has_one_row_per_epoch(small_data, capsys):
+    history = fit(tiny_net(), small_data)
+    assert list(history.columns) == ['epoch', 'loss', 'train_acc', 'test_acc', 'seconds',
+                                     'examples_per_sec']
+    assert history['epoch'].tolist() == [0, 1, 2]
+    assert history['loss'].iloc[-1] < history['loss'].iloc[0] < 2.5
+    assert history['test_acc'].iloc[-1] > 0.5  # 10 classes: chance is 0.1
+    assert (history['examples_per_sec'] > 0).all()
+    np.testing.assert_allclose(history['examples_per_sec'] * history['seconds'], 640, rtol=1e-6)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith('Training on cpu(0) | profile smoke | 640 train images at 28x28')
+    assert len(lines) == 4 and all(EPOCH_LINE.match(line) for line in lines[1:]), lines
+
+
+def test_the_callers_parameters_are_not_reinitialized(small_data):
+    net = tiny_net()
+    for p in net.collect_params().values():
+        p.set_data(nd.full(p.shape, 0.0123))
+    fit(net, small_data, lr=0.0, epochs=1)
+    for name, p in net.collect_params().items():
+        assert np.allclose(p.data().asnumpy(), 0.0123), f"{name} was changed"
+
+
+def test_accuracy_matches_a_direct_computation(small_data):
+    net = tiny_net()
+    _, test = small_data
+    predicted, labels = [], []
+    for X, y in test:
+        predicted.append(net(X).argmax(axis=1).asnumpy())
+        labels.append(y.asnumpy())
+    expected = (np.concatenate(predicted) == np.concatenate(labels)).mean()
+    assert utils.evaluate_accuracy(test, net, mx.cpu()) == pytest.approx(expected)
+
+
+class NaNAfter(gluon.loss.SoftmaxCrossEntropyLoss):
+    """A loss that turns NaN after `n` batches, and counts how many batches it saw."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def forward(self, output, label):
+        self.calls += 1
+        value = super().forward(output, label)
+        return value * np.nan if self.calls > self.n else value
+
+
+def test_a_nan_loss_stops_training_with_a_message_and_keeps_the_history(small_data, capsys):
+    loss = NaNAfter(n=20 + 5)  # epoch 0 (20 batches) is fine, epoch 1 goes NaN at its 6th batch
+    history = fit(tiny_net(), small_data, epochs=5, loss=loss)
+    out = capsys.readouterr().out
+    assert 'Stopped: the training loss became nan in epoch 1' in out
+    assert 'learning rate' in out and 'initialization' in out
+    assert history['epoch'].tolist() == [0]
+    assert loss.calls < 20 * 5, "training must stop soon after the NaN, not run every epoch"
+
+
+def test_a_huge_learning_rate_diverges_and_stops(small_data, capsys):
+    history = fit(tiny_net(), small_data, lr=1e20, epochs=3)
+    assert 'Stopped' in capsys.readouterr().out
+    assert len(history) < 3
+
+
+def test_ctrl_c_returns_the_history_so_far(small_data, capsys):
+    train, test = small_data
+
+    class Interrupting:
+        def __init__(self):
+            self.epochs = 0
+
+        def __len__(self):
+            return len(train)
+
+        def __iter__(self):
+            self.epochs += 1
+            for i, batch in enumerate(train):
+                if self.epochs == 2 and i == 3:
+                    raise KeyboardInterrupt
+                yield batch
+    history = fit(tiny_net(), (Interrupting(), test), epochs=4)
+    assert history['epoch'].tolist() == [0]
+    assert 'Interrupted during epoch 1' in capsys.readouterr().out
+
+
+def test_metrics_are_read_from_the_device_rarely(small_data, monkeypatch):
+    reads = []  # asnumpy is the one way back to the host (asscalar calls it)
+    original_np = nd.NDArray.asnumpy
+    monkeypatch.setattr(nd.NDArray, 'asnumpy', lambda self: reads.append(1) or original_np(self))
+    fit(tiny_net(), small_data, epochs=1)
+    batches = len(small_data[0])
+    # one read per SYNC_EVERY batches, plus loss, train acc and test acc at the end of the epoch
+    assert len(reads) <= batches // training.SYNC_EVERY + 3 < batches
+
+
+def test_the_profile_must_be_a_known_one(monkeypatch):
+    monkeypatch.setenv('COURSE_PROFILE', 'huge')
+    with pytest.raises(ValueError, match='smoke, cpu, full'):
+        utils.active_profile()
+
+
+def test_without_a_gpu_the_default_profile_is_cpu(monkeypatch):
+    monkeypatch.delenv('COURSE_PROFILE')
+    assert utils.active_profile() == ('full' if utils.gpu_available() else 'cpu')
+
+
+def test_settings_for_profile_picks_the_active_one_and_says_if_reduced(monkeypatch):
+    sizes = dict(full={'epochs': 10}, cpu={'epochs': 2}, smoke={'epochs': 1})
+    for profile, epochs in (('smoke', 1), ('cpu', 2), ('full', 10)):
+        monkeypatch.setenv('COURSE_PROFILE', profile)
+        s = utils.settings_for_profile(**sizes)
+        assert (s.profile, s.epochs, s.is_reduced) == (profile, epochs, profile != 'full')
+    with pytest.raises(ValueError, match='same keys'):
+        utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1}, smoke={'batch': 1})
+    with pytest.raises(ValueError, match='missing'):
+        utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1})
