@@ -14,3 +14,5 @@ from .training import train, evaluate_accuracy  # noqa: E402
 from .plotting import plot_history, show_images  # noqa: E402
 from .models import lenet, alexnet  # noqa: E402
 from .layers import layer_table, flops_per_image  # noqa: E402
+from .diagrams import draw_architecture, compare_architectures  # noqa: E402
+from .hardware import cpu_info, gpu_info, matmul_flops, memory_bandwidth, training_speed  # noqa: E402
