@@ -1,0 +1,279 @@
+"""The built site, checked in a real browser (headless Debian Chromium driven by Playwright).
+
+A session fixture builds the whole book with `scripts/build_book.sh` under COURSE_PROFILE=smoke
+(executing every notebook afresh; any warning or execution error fails it), serves _build/html on
+127.0.0.1, and every page of the TOC is opened and checked. Screenshots of the introduction and the
+AlexNet training page are saved in _build/screenshots/ for a person to look at.
+
+Local iteration only: SITE_TEST_REUSE_BUILD=1 checks the existing _build/html (built under smoke)
+instead of building again.
+"""
+import functools
+import http.server
+import os
+import re
+import subprocess
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, SHARED_DATA
+
+HTML = ROOT / '_build' / 'html'
+SCREENSHOTS = ROOT / '_build' / 'screenshots'
+CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
+BUILD_TIMEOUT_S = 900
+CONFIG = yaml.safe_load((ROOT / '_config.yml').read_text())
+
+
+def toc_files():
+    """Source files (without suffix) in _toc.yml order, root first."""
+    toc = yaml.safe_load((ROOT / '_toc.yml').read_text())
+    files = [toc['root']]
+
+    def walk(entries):
+        for entry in entries or []:
+            if 'file' in entry:
+                files.append(entry['file'])
+            walk(entry.get('sections'))
+            walk(entry.get('chapters'))
+    walk(toc.get('parts'))
+    walk(toc.get('chapters'))
+    return files
+
+
+def source_of(page):
+    for suffix in ('.ipynb', '.md'):
+        if (ROOT / (page + suffix)).exists():
+            return ROOT / (page + suffix)
+    raise FileNotFoundError(f"{page} is in _toc.yml but has no .ipynb or .md source")
+
+
+PAGES = toc_files()
+CHAPTERS = [p for p in PAGES if re.fullmatch(r'notebooks/\d\d_\w+', p)]
+# A chapter that trains a network (calls utils.train) must show at least one plot.
+TRAINING_CHAPTERS = [p for p in CHAPTERS if 'utils.train(' in source_of(p).read_text()]
+
+
+def page_for(name):
+    """The one chapter whose file name contains `name` (e.g. 'training_alexnet')."""
+    found = [p for p in CHAPTERS if name in p]
+    assert len(found) == 1, f"expected one chapter named *{name}* in _toc.yml, found {found}"
+    return found[0]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope='session')
+def built_site():
+    if os.environ.get('SITE_TEST_REUSE_BUILD') and (HTML / 'index.html').exists():
+        stamp = (ROOT / '_build' / '.jupyter_cache.stamp').read_text()
+        assert 'profile=smoke' in stamp, f"the existing build is not a smoke build: {stamp}"
+        return HTML
+    env = dict(os.environ, COURSE_PROFILE='smoke', BOOK_FRESH='1',
+               FASHION_MNIST_DIR=str(SHARED_DATA))
+    start = time.time()
+    proc = subprocess.run(['bash', str(ROOT / 'scripts' / 'build_book.sh')], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    took = time.time() - start
+    output = proc.stdout + proc.stderr
+    warnings = [line for line in output.splitlines() if 'WARNING' in line or 'ERROR' in line]
+    if proc.returncode != 0:
+        reports = sorted(str(p.relative_to(ROOT)) for p in (ROOT / '_build' / 'reports').rglob('*')
+                         if p.is_file()) if (ROOT / '_build' / 'reports').exists() else []
+        pytest.fail(f"book build failed after {took:.0f} s (exit {proc.returncode}).\n"
+                    f"Warnings/errors:\n  " + '\n  '.join(warnings[:40]) +
+                    f"\nExecution reports: {reports or 'none'}\nLast output:\n{output[-3000:]}")
+    assert not warnings, f"the build printed warnings: {warnings}"
+    print(f"\nsmoke build of the book took {took:.0f} s")
+    return HTML
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope='session')
+def server(built_site):
+    handler = functools.partial(_QuietHandler, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope='session')
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium); "
+                    f"scripts/test.sh does this.")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page opened in a fresh tab, with everything that went wrong while loading it."""
+
+    def __init__(self, browser, server, path):
+        self.server = server
+        self.page = browser.new_page(viewport={'width': 1280, 'height': 900})
+        self.errors, self.external, self.failed = [], [], []
+        self.page.on('console', lambda m: m.type == 'error' and self.errors.append(m.text))
+        self.page.on('pageerror', lambda e: self.errors.append(f'uncaught: {e}'))
+        self.page.on('requestfailed', lambda r: self.failed.append(f'{r.url} ({r.failure})'))
+        self.page.on('response', lambda r: r.status >= 400 and self.failed.append(
+            f'{r.url} (HTTP {r.status})'))
+        self.page.route('**/*', self._only_local)
+        self.page.goto(f'{server}/{path}', wait_until='load')
+        # MathJax typesets after load; wait for it when the page uses it.
+        self.page.wait_for_function(
+            "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=15000)
+        self.page.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
+
+    def _only_local(self, route):
+        if route.request.url.startswith(self.server) or route.request.url.startswith('data:'):
+            route.continue_()
+        else:
+            self.external.append(route.request.url)
+            route.abort()
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    opened = []
+
+    def open_page(path):
+        v = Visit(browser, server, path)
+        opened.append(v)
+        return v
+    yield open_page
+    for v in opened:
+        v.close()
+
+
+@functools.lru_cache(maxsize=None)
+def _ids_in(url):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as response:
+        html = response.read().decode('utf-8', 'replace')
+    return set(re.findall(r'\bid="([^"]+)"', html))
+
+
+# ----------------------------------------------------------------------------- checks
+
+def test_toc_lists_the_pages_the_course_needs():
+    assert PAGES[0] == 'book/intro'
+    assert 'book/how_to_use' in PAGES and 'book/colab' in PAGES
+    assert len(CHAPTERS) >= 6, CHAPTERS
+    assert page_for('training_alexnet') in TRAINING_CHAPTERS
+    exercises = sorted(p.stem for p in (ROOT / 'notebooks').glob('exercise_*.ipynb'))
+    listed = [p.rsplit('/', 1)[-1] for p in PAGES]
+    assert [e for e in exercises if e not in listed] == [], "exercise notebooks missing from _toc.yml"
+
+
+@pytest.mark.parametrize('source', PAGES)
+def test_page(source, visit, server):
+    v = visit(source + '.html')
+    page = v.page
+    assert v.errors == [], f"console errors on {source}: {v.errors}"
+    assert v.failed == [], f"failed requests on {source}: {v.failed}"
+    assert v.external == [], f"{source} needs the network: {v.external}"
+    assert page.locator('main h1').count() >= 1, f"{source} has no title"
+
+    # every image is loaded
+    broken = page.evaluate("""() => [...document.images]
+        .filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)""")
+    assert broken == [], f"broken images on {source}: {broken}"
+
+    # every internal link leads to an existing page (and anchor)
+    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    for link in sorted(set(links)):
+        if not link.startswith(server):
+            continue
+        url, _, fragment = link.partition('#')
+        response = page.request.get(url)
+        assert response.ok, f"{source} links to {link}: HTTP {response.status}"
+        if fragment and url.endswith('.html'):
+            assert urllib.parse.unquote(fragment) in _ids_in(url), \
+                f"{source} links to {link}, but that page has no id {fragment!r}"
+
+    # math: everything Sphinx marked as math was typeset by MathJax, nothing raw is left
+    math = page.locator('main .math')
+    if math.count():
+        untypeset = page.evaluate("""() => [...document.querySelectorAll('main .math')]
+            .filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60))""")
+        assert untypeset == [], f"math not typeset on {source}: {untypeset}"
+    text = page.locator('main').inner_text()
+    assert '\\(' not in text and '\\[' not in text and '$$' not in text, \
+        f"raw TeX left on {source}"
+
+    if source in CHAPTERS:
+        _check_chapter(source, page)
+
+
+def _check_chapter(source, page):
+    outputs = page.locator('main .cell_output')
+    assert outputs.count() >= 1, f"{source} shows no executed output"
+    assert page.locator('main .cell_output .output.error, main .cell_output .traceback').count() == 0
+    if source in TRAINING_CHAPTERS:
+        plots = page.locator('main .cell_output img')
+        assert plots.count() >= 1, f"{source} trains a network but shows no plot"
+    # launch buttons built from the one repository URL in _config.yml
+    repo = CONFIG['repository']['url'].removeprefix('https://github.com/')
+    colab = (f"{CONFIG['launch_buttons']['colab_url']}/github/{repo}/blob/"
+             f"{CONFIG['repository']['branch']}/{source}.ipynb")
+    hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    assert colab in hrefs, f"{source} has no Colab button to {colab}"
+    assert any(h.endswith(f'/_sources/{source}.ipynb') for h in hrefs), \
+        f"{source} has no download button for its notebook"
+
+
+def test_alexnet_page_shows_its_layer_table(visit):
+    page = visit(page_for('alexnet') + '.html').page
+    tables = page.locator('main .cell_output table')
+    texts = [tables.nth(i).inner_text() for i in range(tables.count())]
+    layer_tables = [t for t in texts if 'Conv2D 96, 11x11/4' in t and 'output_shape' in t]
+    assert layer_tables, "the AlexNet chapter shows no layer table computed by utils.layer_table"
+    assert 'Dense 4096' in layer_tables[0] and 'flops' in layer_tables[0]
+
+
+def test_math_is_typeset_on_the_introduction(visit):
+    page = visit('book/intro.html').page
+    assert page.locator('main mjx-container').count() >= 2
+
+
+def test_search_finds_alexnet(visit):
+    page = visit('search.html?q=AlexNet').page
+    results = page.locator('#search-results li, ul.search li')
+    results.first.wait_for(timeout=20000)
+    found = [results.nth(i).inner_text() for i in range(results.count())]
+    assert len(found) >= 3, found
+    hrefs = page.evaluate("""() => [...document.querySelectorAll('#search-results li a, ul.search li a')]
+        .map(a => a.getAttribute('href'))""")
+    assert any(page_for('training_alexnet') in h for h in hrefs), hrefs
+
+
+def test_screenshots_for_people(visit):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, path in (('intro', 'book/intro.html'),
+                       ('training_alexnet', page_for('training_alexnet') + '.html')):
+        target = SCREENSHOTS / f'{name}.png'
+        if target.exists():
+            target.unlink()
+        visit(path).page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 20_000, f"{target} looks empty"
