@@ -1,7 +1,7 @@
 """Which device to train on."""
-from .compat import import_mxnet
+from . import compat
 
-mx = import_mxnet()
+mx = compat.import_mxnet()
 
 
 def gpu_available():
@@ -17,6 +17,10 @@ def try_gpu():
     global _chosen
     if _chosen is None:
         _chosen = mx.cpu()
+        status = compat.GPU_STATUS
+        # The compat layer already said why (e.g. an H100, for which MXNet 1.9.1 has no code).
+        if status is not None and status.mxnet_build == 'gpu' and not status.usable:
+            return _chosen
         if mx.context.num_gpus() > 0:
             try:
                 ctx = mx.gpu(0)
