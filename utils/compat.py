@@ -179,9 +179,12 @@ def gpus_via_nvidia_smi():
     return gpus
 
 
-def find_gpus(libcuda='libcuda.so.1'):
-    """NVIDIA GPUs on this machine with their compute capability, read without MXNet ([] if none)."""
-    gpus = gpus_via_libcuda(libcuda)
+def find_gpus(libcuda=None):
+    """NVIDIA GPUs on this machine with their compute capability, read without MXNet ([] if none).
+
+    Asks the driver library (libcuda.so.1, or $COURSE_LIBCUDA: tests point it at a stand-in), then
+    nvidia-smi."""
+    gpus = gpus_via_libcuda(libcuda or os.environ.get('COURSE_LIBCUDA') or 'libcuda.so.1')
     if gpus is None:
         gpus = gpus_via_nvidia_smi()
     return gpus or []
@@ -298,8 +301,9 @@ def check_no_conflicts(folder, libraries=CUDA11_LIBRARIES):
         if foreign:
             what.append("other copies of MXNet's CUDA libraries are already loaded: " + ', '.join(foreign))
         raise FrameworkAlreadyLoaded(
-            f"{'; '.join(what).capitalize()}. Their CUDA-12 libraries share sonames with the CUDA-11 "
-            "ones MXNet needs, and the first loaded wins, so MXNet would run on the wrong ones. "
+            f"MXNet's CUDA-11 libraries must be loaded first, but {'; '.join(what)}. Those frameworks "
+            "bring CUDA-12 libraries with the same sonames, and the first copy loaded wins, so MXNet "
+            "would run on the wrong ones. "
             "Restart the runtime (Colab: Runtime > Restart session) and import utils (the notebook's "
             "first cells) before torch, tensorflow or jax.")
 
@@ -375,7 +379,7 @@ def plan_gpu(gpus, mxnet_build):
     gpus = tuple(gpus)
     if mxnet_build != 'gpu':
         msg = ''
-        if gpus and mxnet_build == 'cpu':
+        if gpus and mxnet_build == 'cpu' and gpus[0].mxnet_arch:
             msg = (f"{gpus[0]} found, but the installed MXNet is the CPU build: using the CPU. "
                    f"For the GPU install {MXNET_GPU_WHEEL} and its CUDA-11 libraries (see book/colab.md).")
         return GpuStatus(mxnet_build, gpus, False, msg)
@@ -386,7 +390,7 @@ def plan_gpu(gpus, mxnet_build):
     return GpuStatus('gpu', gpus, True, '')
 
 
-def prepare_gpu_mxnet(libcuda='libcuda.so.1'):
+def prepare_gpu_mxnet(libcuda=None):
     """Before `import mxnet`: find out which build and GPU we have, preload CUDA 11 if needed."""
     dist = mxnet_distribution()
     build = 'missing' if dist is None else ('gpu' if dist[0].startswith('mxnet-cu') else 'cpu')

@@ -1,0 +1,374 @@
+"""utils.compat: the numpy shim, the GPU check and the CUDA-11 preload.
+
+No GPU here, so the preload and the GPU check run against stand-in shared libraries compiled with gcc
+in the test: libraries with MXNet's real CUDA-11 sonames that NEED each other, a stand-in libmxnet.so
+that NEEDs them all (found only through the preload: no rpath, no LD_LIBRARY_PATH), and a stand-in
+libcuda.so.1 that reports a chosen GPU. Each case runs in a fresh Python process, because what the
+dynamic loader has loaded cannot be undone.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from utils import compat  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not shutil.which('gcc') or not sys.platform.startswith('linux'),
+                                reason='needs gcc on Linux for the stand-in libraries')
+
+# Which stand-in library NEEDs which (as the real ones do: cublas needs cublasLt, cuDNN's train
+# parts need their infer parts, ...).
+DEPENDS = {
+    'libcublas.so.11': ['libcublasLt.so.11'],
+    'libcusolver.so.11': ['libcublas.so.11', 'libcublasLt.so.11'],
+    'libcudnn_ops_train.so.8': ['libcudnn_ops_infer.so.8'],
+    'libcudnn_cnn_infer.so.8': ['libcudnn_ops_infer.so.8'],
+    'libcudnn_cnn_train.so.8': ['libcudnn_cnn_infer.so.8', 'libcudnn_ops_train.so.8'],
+    'libcudnn_adv_infer.so.8': ['libcudnn_ops_infer.so.8'],
+    'libcudnn_adv_train.so.8': ['libcudnn_adv_infer.so.8', 'libcudnn_ops_train.so.8'],
+}
+
+FAKE_LIBCUDA_C = r'''
+#include <stdlib.h>
+#include <string.h>
+/* Stand-in for the NVIDIA driver API: one GPU whose name and compute capability come from the
+   environment (FAKE_GPU_NAME, FAKE_GPU_CC="major.minor"). */
+int cuInit(unsigned flags) { return getenv("FAKE_GPU_CC") ? 0 : 100; /* CUDA_ERROR_NO_DEVICE */ }
+int cuDeviceGetCount(int *n) { *n = 1; return 0; }
+int cuDeviceGet(int *dev, int i) { *dev = i; return 0; }
+int cuDeviceGetName(char *name, int len, int dev) {
+    strncpy(name, getenv("FAKE_GPU_NAME") ? getenv("FAKE_GPU_NAME") : "Fake GPU", len - 1);
+    name[len - 1] = 0; return 0; }
+int cuDeviceGetAttribute(int *value, int attr, int dev) {
+    const char *cc = getenv("FAKE_GPU_CC");
+    if (attr == 75) { *value = atoi(cc); return 0; }
+    if (attr == 76) { *value = atoi(strchr(cc, '.') + 1); return 0; }
+    return 1; }
+'''
+
+
+def _ident(soname):
+    return re.sub(r'\W', '_', soname)
+
+
+def _build(path, soname, c_source, needs=(), search=()):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    src = path.parent / f'{_ident(soname)}.c'
+    src.write_text(c_source)
+    cmd = ['gcc', '-shared', '-fPIC', '-o', str(path), str(src), f'-Wl,-soname,{soname}',
+           '-Wl,--no-as-needed']
+    cmd += [f'-L{d}' for d in search] + [f'-l:{n}' for n in needs]
+    subprocess.run(cmd, check=True, capture_output=True)
+    src.unlink()
+    return path
+
+
+def _library_source(soname, value, needs):
+    decls = ''.join(f'int value_{_ident(n)}(void);\n' for n in needs)
+    total = ' + '.join([str(value)] + [f'value_{_ident(n)}()' for n in needs])
+    return f'{decls}int value_{_ident(soname)}(void) {{ return {total}; }}\n'
+
+
+@pytest.fixture(scope='session')
+def standins(tmp_path_factory):
+    """Stand-ins for the 17 CUDA-11 libraries (real sonames, real folder layout), a libmxnet.so that
+    needs them all, and a libcuda.so.1."""
+    base = tmp_path_factory.mktemp('standins')
+    folder = base / 'cuda11'
+    dirs = sorted({str(folder / 'nvidia' / sub / 'lib') for sub, _ in compat.CUDA11_LIBRARIES})
+    expected = 0
+    for position, (sub, name) in enumerate(compat.CUDA11_LIBRARIES, start=1):
+        needs = DEPENDS.get(name, [])
+        _build(folder / 'nvidia' / sub / 'lib' / name, name, _library_source(name, position, needs),
+               needs, dirs)
+    names = [name for _, name in compat.CUDA11_LIBRARIES]
+    # value of each library = its position + the values of what it needs
+    values = {}
+    for position, (_, name) in enumerate(compat.CUDA11_LIBRARIES, start=1):
+        values[name] = position + sum(values[n] for n in DEPENDS.get(name, []))
+    expected = sum(values.values())
+    mxnet = _build(base / 'mxnet' / 'libmxnet.so', 'libmxnet.so',
+                   ''.join(f'int value_{_ident(n)}(void);\n' for n in names)
+                   + 'int mxnet_sum(void) { return '
+                   + ' + '.join(f'value_{_ident(n)}()' for n in names) + '; }\n',
+                   names, dirs)
+    libcuda = _build(base / 'driver' / 'libcuda.so.1', 'libcuda.so.1', FAKE_LIBCUDA_C)
+    return types.SimpleNamespace(base=base, folder=folder, mxnet=mxnet, expected=expected,
+                                 libcuda=libcuda)
+
+
+PRELUDE = f'''
+import ctypes, importlib.util, json, sys
+spec = importlib.util.spec_from_file_location('compat', {str(ROOT / 'utils' / 'compat.py')!r})
+compat = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compat)
+def report(**kw):
+    print('RESULT ' + json.dumps(kw))
+def attempt(fn):
+    try:
+        return fn()
+    except compat.CompatError as err:
+        report(error=type(err).__name__, message=str(err))
+        sys.exit(0)
+'''
+
+
+def run_compat(code, **env):
+    """Run `code` in a fresh Python that has loaded utils/compat.py; return its RESULT dict."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ('COURSE_CUDA11_DIR', 'LD_LIBRARY_PATH')}
+    full_env.update({k: str(v) for k, v in env.items()})
+    out = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)], capture_output=True,
+                         text=True, env=full_env, timeout=120)
+    lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
+    assert out.returncode == 0 and lines, f'stdout:\n{out.stdout}\nstderr:\n{out.stderr}'
+    return json.loads(lines[-1][len('RESULT '):])
+
+
+# ---------------------------------------------------------------- the preload
+
+def test_libmxnet_loads_only_through_the_preload(standins):
+    result = run_compat(f'''
+        try:
+            ctypes.CDLL({str(standins.mxnet)!r})
+            before = 'loaded'
+        except OSError as err:
+            before = str(err)
+        loaded = compat.preload_cuda11({str(standins.folder)!r})
+        lib = ctypes.CDLL({str(standins.mxnet)!r})
+        report(before=before, loaded=loaded, total=lib.mxnet_sum())
+    ''')
+    assert 'cannot open shared object file' in result['before']
+    assert [Path(p).name for p in result['loaded']] == [n for _, n in compat.CUDA11_LIBRARIES]
+    assert result['total'] == standins.expected
+
+
+def test_wrong_order_names_the_library_and_the_list(standins):
+    result = run_compat(f'''
+        order = list(compat.CUDA11_LIBRARIES)
+        order.remove(('cublas', 'libcublasLt.so.11'))
+        order.append(('cublas', 'libcublasLt.so.11'))   # now after libcublas, which needs it
+        attempt(lambda: compat.preload_cuda11({str(standins.folder)!r}, tuple(order)))
+        report(error=None)
+    ''')
+    assert result['error'] == 'CudaPreloadFailed'
+    assert 'libcublas.so.11' in result['message'] and 'libcublasLt.so.11' in result['message']
+    assert 'order' in result['message'] and 'CUDA11_LIBRARIES' in result['message']
+
+
+def test_missing_file_says_how_to_install(standins, tmp_path):
+    partial = tmp_path / 'partial'
+    shutil.copytree(standins.folder, partial)
+    (partial / 'nvidia' / 'curand' / 'lib' / 'libcurand.so.10').unlink()
+    result = run_compat(f'''
+        attempt(lambda: compat.preload_cuda11({str(partial)!r}))
+        report(error=None)
+    ''')
+    assert result['error'] == 'CudaLibrariesMissing'
+    assert 'libcurand.so.10' in result['message']
+    assert f'pip install --no-deps --target {partial}' in result['message']
+    assert 'nvidia-curand-cu11==' in result['message']
+
+
+def test_missing_system_library_is_told_apart_from_a_wrong_order(standins, tmp_path):
+    gone = _build(tmp_path / 'gone' / 'libnotthere.so.7', 'libnotthere.so.7', 'int value_gone(void) { return 1; }\n')
+    _build(tmp_path / 'extra' / 'nvidia' / 'extra' / 'lib' / 'libextra.so.1', 'libextra.so.1',
+           'int value_gone(void);\nint value_extra(void) { return value_gone(); }\n',
+           ['libnotthere.so.7'], [gone.parent])
+    gone.unlink()
+    result = run_compat(f'''
+        attempt(lambda: compat.preload_cuda11({str(tmp_path / 'extra')!r}, (('extra', 'libextra.so.1'),)))
+        report(error=None)
+    ''')
+    assert result['error'] == 'CudaPreloadFailed'
+    assert 'libnotthere.so.7' in result['message'] and 'not installed on this system' in result['message']
+    assert 'order' not in result['message']
+
+
+def test_a_copy_loaded_first_means_restart(standins, tmp_path):
+    other = tmp_path / 'torch' / 'lib'
+    other.mkdir(parents=True)
+    shutil.copy(standins.folder / 'nvidia' / 'curand' / 'lib' / 'libcurand.so.10', other)
+    result = run_compat(f'''
+        ctypes.CDLL({str(other / 'libcurand.so.10')!r}, mode=ctypes.RTLD_GLOBAL)
+        attempt(lambda: compat.preload_cuda11({str(standins.folder)!r}))
+        report(error=None)
+    ''')
+    assert result['error'] == 'FrameworkAlreadyLoaded'
+    assert str(other / 'libcurand.so.10') in result['message']
+    assert 'Restart the runtime' in result['message']
+
+
+def test_torch_imported_first_means_restart(standins):
+    result = run_compat(f'''
+        import types
+        sys.modules['torch'] = types.ModuleType('torch')   # as if the notebook imported torch first
+        attempt(lambda: compat.preload_cuda11({str(standins.folder)!r}))
+        report(error=None)
+    ''')
+    assert result['error'] == 'FrameworkAlreadyLoaded'
+    assert 'torch is already imported' in result['message'] and 'Restart the runtime' in result['message']
+
+
+# ---------------------------------------------------------------- GPU check and decision
+
+GPU_BUILD = "compat.mxnet_distribution = lambda: ('mxnet-cu117', '1.9.1')\n"
+
+
+@pytest.mark.parametrize('name, cc, usable', [
+    ('NVIDIA H100 80GB HBM3', '9.0', False),
+    ('NVIDIA L4', '8.9', True),
+    ('Tesla T4', '7.5', True),
+])
+def test_gpu_build_preloads_then_decides_by_compute_capability(standins, name, cc, usable):
+    result = run_compat(GPU_BUILD + textwrap.dedent(f'''
+        status = attempt(compat.prepare_gpu_mxnet)
+        lib = ctypes.CDLL({str(standins.mxnet)!r})
+        report(usable=status.usable, message=status.message, gpus=[str(g) for g in status.gpus],
+               preloaded=len(status.preloaded), total=lib.mxnet_sum())
+    '''), COURSE_LIBCUDA=standins.libcuda, COURSE_CUDA11_DIR=standins.folder,
+        FAKE_GPU_NAME=name, FAKE_GPU_CC=cc)
+    assert result['gpus'] == [f'{name} (compute capability {cc})']
+    assert result['preloaded'] == len(compat.CUDA11_LIBRARIES)
+    assert result['total'] == standins.expected
+    assert result['usable'] is usable
+    if not usable:
+        assert name in result['message'] and cc in result['message']
+        assert 'no code' in result['message'] and 'Using the CPU' in result['message']
+    else:
+        assert result['message'] == ''
+
+
+def test_gpu_build_without_driver_says_what_to_do(tmp_path):
+    result = run_compat(GPU_BUILD + textwrap.dedent('''
+        attempt(compat.prepare_gpu_mxnet)
+        report(error=None)
+    '''), COURSE_LIBCUDA=tmp_path / 'no-libcuda.so.1', PATH=tmp_path)  # no nvidia-smi either
+    assert result['error'] == 'CompatError'
+    assert 'no NVIDIA GPU or driver' in result['message']
+    assert 'pip install --no-deps mxnet==1.9.1' in result['message']
+
+
+def test_gpu_build_without_cuda11_libraries_says_how_to_install(standins, tmp_path):
+    result = run_compat(GPU_BUILD + textwrap.dedent('''
+        attempt(compat.prepare_gpu_mxnet)
+        report(error=None)
+    '''), COURSE_LIBCUDA=standins.libcuda, FAKE_GPU_CC='7.5', COURSE_CUDA11_DIR=tmp_path / 'empty')
+    assert result['error'] == 'CudaLibrariesMissing'
+    assert f"pip install --no-deps --target {tmp_path / 'empty'}" in result['message']
+    assert 'nvidia-cudnn-cu11==8.9.6.50' in result['message']
+
+
+def test_cuda_driver_without_gpu_counts_as_no_gpu(standins):
+    result = run_compat(f'''
+        report(gpus=compat.gpus_via_libcuda({str(standins.libcuda)!r}))
+    ''')  # FAKE_GPU_CC unset: cuInit fails as on a machine without a GPU
+    assert result['gpus'] is None
+
+
+def test_nvidia_smi_is_the_fallback(tmp_path, monkeypatch):
+    smi = tmp_path / 'nvidia-smi'
+    smi.write_text('#!/bin/sh\nprintf "0, NVIDIA L4, 8.9\\n1, Tesla T4, 7.5\\n"\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv('PATH', f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv('COURSE_LIBCUDA', str(tmp_path / 'absent.so'))
+    gpus = compat.find_gpus()
+    assert [(g.index, g.name, g.capability) for g in gpus] == [(0, 'NVIDIA L4', (8, 9)), (1, 'Tesla T4', (7, 5))]
+
+
+@pytest.mark.parametrize('cc, arch', [
+    ((3, 7), None), ((5, 2), (5, 0)), ((6, 1), (6, 0)), ((7, 0), (7, 0)), ((7, 5), (7, 0)),
+    ((8, 0), (8, 0)), ((8, 6), (8, 6)), ((8, 9), (8, 6)), ((9, 0), None), ((10, 0), None),
+    ((12, 0), None),
+])
+def test_which_machine_code_a_gpu_runs(cc, arch):
+    assert compat.Gpu(0, 'x', cc).mxnet_arch == arch
+
+
+def test_cpu_build_with_a_usable_gpu_says_how_to_get_the_gpu_build():
+    status = compat.plan_gpu([compat.Gpu(0, 'Tesla T4', (7, 5))], 'cpu')
+    assert not status.usable and 'CPU build' in status.message and compat.MXNET_GPU_WHEEL in status.message
+    assert compat.plan_gpu([compat.Gpu(0, 'NVIDIA H100', (9, 0))], 'cpu').message == ''
+
+
+def test_try_gpu_trusts_the_compat_decision(monkeypatch):
+    import utils
+    from utils import devices
+    calls = []
+    monkeypatch.setattr(devices, '_chosen', None)
+    monkeypatch.setattr(utils.compat, 'GPU_STATUS', compat.plan_gpu([compat.Gpu(0, 'NVIDIA H100', (9, 0))], 'gpu'))
+    monkeypatch.setattr(devices.mx.context, 'num_gpus', lambda: calls.append(1) or 1)
+    assert devices.try_gpu() == devices.mx.cpu()
+    assert calls == []  # never asked MXNet about a GPU it has no code for
+
+
+# ---------------------------------------------------------------- numpy shim and import errors
+
+def _names_mxnet_reads_from_numpy():
+    import mxnet
+    src = Path(mxnet.__file__).parent
+    names = set()
+    for rel in ('numpy/fallback.py', 'numpy/utils.py'):
+        names |= set(re.findall(r'\bonp\.([A-Za-z_]\w*)', (src / rel).read_text()))
+    return names
+
+
+def test_shim_provides_every_numpy_name_mxnet_reads():
+    import numpy as np
+    compat.patch_numpy()
+    names = _names_mxnet_reads_from_numpy()
+    assert {'mirr', 'bool', 'msort'} <= names  # the scan itself found what it should
+    missing = [n for n in sorted(names) if not compat._has(np, n)]
+    assert missing == []
+
+
+def test_shim_adds_only_what_is_missing_and_is_idempotent():
+    import warnings
+    import numpy as np
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # numpy 1.2x warns on its deprecated names
+        before = {name: getattr(np, name) for name in dir(np) if not name.startswith('_')}
+        compat.patch_numpy()
+        assert compat.patch_numpy() == []
+        assert all(getattr(np, name) is value for name, value in before.items())  # nothing replaced
+
+
+def test_shim_wrappers_on_a_numpy_without_the_old_names():
+    import numpy as np
+    # The names numpy 2.4 still has, and none of the removed ones.
+    modern = types.SimpleNamespace(nan=np.nan, inf=np.inf, any=np.any, all=np.all, round=np.round,
+                                   prod=np.prod, sort=np.sort, isin=np.isin, ravel=np.ravel,
+                                   trapezoid=getattr(np, 'trapezoid', np.trapz))
+    added = compat._missing_numpy_names(modern)
+    assert {'bool', 'NaN', 'NINF', 'sometrue', 'alltrue', 'round_', 'product', 'msort', 'in1d',
+            'trapz', 'mirr'} <= set(added)
+    for name, target in (('sometrue', np.any), ('alltrue', np.all), ('round_', np.round), ('product', np.prod)):
+        assert added[name] is not target  # new functions: MXNet's dispatch table is keyed by object
+    assert added['sometrue']([0, 1]) and not added['alltrue']([0, 1])
+    assert added['product']([2, 3]) == 6 and added['round_'](2.6) == 3
+    assert added['in1d']([[1, 5]], [5]).tolist() == [False, True]
+    assert added['trapz']([1.0, 1.0]) == 1.0 and added['NINF'] == -np.inf
+    with pytest.raises(NotImplementedError, match='numpy_financial'):
+        added['mirr']([1], 0.1, 0.1)
+
+
+def test_mxnet_not_installed_says_how_to_install():
+    result = run_compat('''
+        sys.modules['mxnet'] = None   # as if it were not installed
+        try:
+            compat.import_mxnet()
+            report(error=None)
+        except ModuleNotFoundError as err:
+            report(error='ModuleNotFoundError', message=str(err))
+    ''')
+    assert result['error'] == 'ModuleNotFoundError'
+    assert 'MXNet is not installed' in result['message']
+    assert 'pip install --no-deps mxnet==1.9.1' in result['message']
