@@ -98,9 +98,12 @@ if ON_COLAB:
 def cell_source():
     compat = load_compat()
     url, branch = repository()
-    return TEMPLATE.format(url=url, branch=branch, gpu_wheel=compat.MXNET_GPU_WHEEL,
-                           cpu_wheel=compat.MXNET_CPU_WHEEL, cuda11_wheels=''.join(f"\n                {w!r}," for w in compat.CUDA11_WHEELS)[:-1] + ')',
-                           d2l_wheel=D2L_WHEEL, otter_wheel=OTTER_WHEEL).rstrip('\n')
+    wheels = ','.join(f"\n                {wheel!r}" for wheel in compat.CUDA11_WHEELS)
+    source = TEMPLATE.format(url=url, branch=branch, gpu_wheel=compat.MXNET_GPU_WHEEL,
+                             cpu_wheel=compat.MXNET_CPU_WHEEL, cuda11_wheels=wheels,
+                             d2l_wheel=D2L_WHEEL, otter_wheel=OTTER_WHEEL).rstrip('\n')
+    compile(source, 'colab-setup', 'exec')  # a template slip fails here, not on a student's Colab
+    return source
 
 
 def all_notebooks():
