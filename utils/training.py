@@ -3,10 +3,14 @@
 Metrics are accumulated on the device and read back only every `SYNC_EVERY` batches (to watch for
 NaN and to keep MXNet's asynchronous queue short) and once per epoch; the caller's network is used
 as given: nothing here initializes, re-initializes or hybridizes it.
+
+Mixed precision (`amp=True`, off by default) uses MXNet's AMP: float16 on a GPU, bfloat16 on a CPU
+(MXNet has no float16 matrix multiply on CPUs), with MXNet's dynamic loss scaling.
 """
 import math
 import time
 
+import numpy as np
 import pandas as pd
 
 from .compat import import_mxnet
@@ -21,7 +25,40 @@ HISTORY_COLUMNS = ['epoch', 'loss', 'train_acc', 'test_acc', 'seconds', 'example
 
 def _correct(output, y):
     """Number of correct predictions, as a 1-element NDArray on the device (no host sync)."""
+    if output.dtype != np.float32:  # AMP outputs float16/bfloat16: compare in float32
+        output = output.astype('float32')
     return (output.argmax(axis=1) == y.astype('float32')).sum()
+
+
+def amp_dtype(ctx):
+    """The low-precision type AMP uses on `ctx`: float16 on a GPU, bfloat16 on a CPU."""
+    return 'float16' if ctx.device_type == 'gpu' else 'bfloat16'
+
+
+def enable_amp(ctx):
+    """Switch on MXNet's automatic mixed precision for this Python process (it cannot be undone).
+
+    Call it before the network first runs; `train(..., amp=True)` calls it for you. Returns the
+    `mxnet.contrib.amp` module.
+    """
+    from mxnet.contrib import amp
+    if not amp.amp._amp_initialized:
+        amp.init(target_dtype=amp_dtype(ctx))
+    return amp
+
+
+def _prepare_amp(net, trainer, ctx):
+    """AMP on, the trainer given a loss scaler; a hybridized network's already-built graph (made
+    in full precision before AMP was on) is dropped so the next call rebuilds it with AMP."""
+    from mxnet.contrib import amp
+    newly_on = not amp.amp._amp_initialized
+    enable_amp(ctx)
+    if newly_on:
+        net.apply(lambda block: block._clear_cached_op()
+                  if isinstance(block, mx.gluon.HybridBlock) else None)
+    if getattr(trainer, '_amp_loss_scaler', None) is None:
+        amp.init_trainer(trainer)
+    return amp
 
 
 def evaluate_accuracy(data, net, ctx):
@@ -58,22 +95,27 @@ class _Diverged(Exception):
 
 
 def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
-          progress=True, live_plot=False):
+          progress=True, live_plot=False, amp=False):
     """Train `net` for `num_epochs` epochs; print one line per epoch; return the history.
 
     Returns a pandas DataFrame with columns epoch, loss, train_acc, test_acc, seconds,
     examples_per_sec (seconds is wall time including data loading). Stops early, returning the
     epochs so far, if the loss becomes NaN/infinite (message says why) or on Ctrl-C.
+    amp=True trains in mixed precision (see `enable_amp`); MXNet's loss scaler then reads one
+    overflow flag from the device per batch.
     """
+    scaler = _prepare_amp(net, trainer, ctx) if amp else None
     print(f"Training on {ctx} | profile {active_profile()} | "
-          f"{_describe(train_data, test_data, num_epochs)}")
+          f"{_describe(train_data, test_data, num_epochs)}"
+          f"{f' | mixed precision ({amp_dtype(ctx)})' if amp else ''}")
     rows, plot = [], None
     if live_plot:
         from .plotting import LiveHistoryPlot
         plot = LiveHistoryPlot()
     for epoch in range(num_epochs):
         try:
-            row = _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress)
+            row = _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
+                               scaler)
         except _Diverged as stop:
             print(stop.args[0])
             break
@@ -88,7 +130,7 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
-def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress):
+def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress, amp=None):
     total_loss = nd.zeros((1,), ctx=ctx)
     correct = nd.zeros((1,), ctx=ctx)
     count, batches, pending = 0, 0, None
@@ -101,7 +143,12 @@ def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress
             with autograd.record():
                 output = net(X)
                 batch_loss = loss(output, y)
-            batch_loss.backward()
+                if amp is not None:
+                    with amp.scale_loss(batch_loss, trainer) as scaled:
+                        to_differentiate = scaled
+                else:
+                    to_differentiate = batch_loss
+            to_differentiate.backward()
             trainer.step(X.shape[0])
             total_loss += batch_loss.sum()
             correct += _correct(output, y)
