@@ -1,0 +1,537 @@
+"""Grade a folder of submitted exercise notebooks against one assignment's autograder.
+
+    python -m utils.grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR
+
+ASSIGNMENT: an assignment name (`exercise_1_more_epochs`, or a unique prefix like `exercise_1`)
+looked up in instructors/autograder/, or the path of an autograder .zip made by
+scripts/make_exercises.py (otter-grader's format: tests/q*.py, public and hidden cases).
+
+For every `*.ipynb` in SUBMISSIONS_DIR, in name order:
+1. the notebook is read and checked (status `unreadable` if it is not a notebook);
+2. it runs in a fresh temporary folder, as `nobody` when the grader runs as root, with a per-cell
+   and a total time limit and a memory cap, walled off from the rest of the machine
+   (see utils/sandbox.py); afterwards its variables are exported as plain data;
+3. a separate process, outside that folder, runs the public and hidden tests against that data.
+   The tests are never copied where the submission's code runs.
+Writes OUT_DIR/grades.csv (rewritten atomically after each submission, so it is always complete
+for the submissions graded so far), OUT_DIR/feedback/<name>.md (per-question results and the
+public tests' output) and OUT_DIR/executed/<name>.ipynb (the run, for reading written answers).
+
+Statuses: ok (every cell ran without an error), error (some cell raised; the rest still ran and
+was graded), timeout (a cell or the whole notebook hit its limit), killed (the kernel died, e.g.
+`os._exit` or a crash), unreadable (not a notebook). Exit code 0 whatever the submissions did;
+2 when the grader itself cannot run (missing assignment or folder).
+
+This module runs twice more as a script (`python utils/grade.py --run-tests`): the test process.
+It must not import the `utils` package at module level (that would import MXNet in every process).
+"""
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTOGRADER_DIR = ROOT / 'instructors' / 'autograder'
+QUESTIONS_FILE = 'course_questions.json'   # written into each autograder zip by make_exercises.py
+STATUSES = ('ok', 'error', 'timeout', 'killed', 'unreadable')
+MAX_SUBMISSION_BYTES = 50 * 2**20
+TRUSTED_NAMES = ('np', 'numpy', 'pd', 'pandas', 'math')
+UTILS_NAMES = ('utils', 'mx', 'nd')
+
+
+class GraderError(Exception):
+    """The grader itself cannot run (bad arguments, missing files)."""
+
+
+# ----------------------------------------------------------------------------- the autograder
+
+class Assignment:
+    """Tests and question list of one autograder zip."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                files = {n: zf.read(n).decode('utf-8') for n in zf.namelist()
+                         if n.startswith('tests/') and n.endswith('.py') or n == QUESTIONS_FILE
+                         or n == 'otter_config.json'}
+        except (OSError, zipfile.BadZipFile) as err:
+            raise GraderError(f"cannot read the autograder {self.path}: {err}") from None
+        self.tests = {}
+        for name, source in sorted(files.items()):
+            if name.startswith('tests/'):
+                scope = {}
+                exec(compile(source, name, 'exec'), scope)  # the instructors' own test files
+                spec = scope['test']
+                self.tests[spec['name']] = spec
+        if not self.tests:
+            raise GraderError(f"{self.path} has no tests/*.py: is it an otter autograder zip?")
+        config = json.loads(files.get('otter_config.json', '{}'))
+        self.name = config.get('assignment_name') or self.path.stem
+        questions = json.loads(files[QUESTIONS_FILE]) if QUESTIONS_FILE in files else [
+            {'name': q, 'manual': False} for q in self.tests]
+        self.questions = questions
+        self.auto = [q['name'] for q in questions if not q.get('manual')]
+        self.manual = [q['name'] for q in questions if q.get('manual')]
+        self.possible = {q: possible_points(self.tests[q]) for q in self.auto if q in self.tests}
+        self.max_score = sum(self.possible.values())
+
+
+def find_assignment(spec):
+    path = Path(spec)
+    if path.suffix == '.zip':
+        if not path.is_file():
+            raise GraderError(f"autograder {path} does not exist")
+        return Assignment(path)
+    candidates = sorted(AUTOGRADER_DIR.glob('*.zip'))
+    exact = [p for p in candidates if p.stem == spec]
+    matches = exact or [p for p in candidates if p.stem.startswith(spec)]
+    if len(matches) != 1:
+        names = ', '.join(p.stem for p in candidates) or 'none (run scripts/make_exercises.py)'
+        raise GraderError(f"assignment {spec!r} {'is ambiguous' if matches else 'not found'}; "
+                          f"known assignments: {names}")
+    return Assignment(matches[0])
+
+
+# ----------------------------------------------------------------------------- running tests
+# Same semantics as otter-grader 7 OKTestFile (points split over cases without their own points;
+# a case passes when its doctest passes), without importing otter in the test process.
+
+def case_points(spec):
+    cases = spec['suites'][0]['cases']
+    total = spec.get('points')
+    given = [c.get('points') for c in cases]
+    if isinstance(total, list):
+        given, total = list(total), None
+    fixed = sum(p for p in given if p is not None)
+    free = sum(1 for p in given if p is None)
+    if total is not None:
+        share = (total - fixed) / free if free else 0.0
+    elif fixed == 0:
+        share = 1 / free if free else 0.0
+    else:
+        share = 0.0
+    return [p if p is not None else share for p in given]
+
+
+def possible_points(spec):
+    return sum(case_points(spec))
+
+
+def run_doctest(name, code, env):
+    import doctest
+    from contextlib import redirect_stderr, redirect_stdout
+    examples = [e for e in doctest.DocTestParser().parse(code, name) if isinstance(e, doctest.Example)]
+    test = doctest.DocTest(examples, env, name, None, None, code)
+    runner = doctest.DocTestRunner(verbose=False)
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(out):
+        runner.run(test, clear_globs=False, out=out.write)
+    return runner.failures == 0, out.getvalue()
+
+
+def run_tests_main():
+    """Test process: read the job on stdin, print results as JSON."""
+    job = json.loads(sys.stdin.read())
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    sys.path.insert(0, job['sandbox_module_dir'])
+    import sandbox  # noqa: E402  (utils/sandbox.py, standard library at import)
+    try:
+        namespace, skipped = sandbox.read_exported(job['private_dir'])
+    except Exception as err:  # tampered or truncated export: nothing to grade
+        namespace, skipped = {}, {'(all)': f'the exported variables could not be read ({err})'[:300]}
+    import math
+    import numpy as np
+    import pandas as pd
+    trusted = {'np': np, 'numpy': np, 'pd': pd, 'math': math}
+    codes = ''.join(c['code'] for spec in job['tests'].values() for c in spec['suites'][0]['cases'])
+    if re.search(r'\b(utils|mx|nd)\b', codes):
+        sys.path.insert(0, job['repo'])
+        os.environ['COURSE_PROFILE'] = job.get('profile', 'smoke')
+        import utils
+        trusted.update(utils=utils, mx=utils.mx, nd=utils.mx.nd)
+    env = dict(namespace)
+    env.update(trusted)  # the submission cannot replace the tests' own modules
+    results = {}
+    for qname, spec in job['tests'].items():
+        cases = spec['suites'][0]['cases']
+        points = case_points(spec)
+        out = []
+        for i, (case, pts) in enumerate(zip(cases, points)):
+            try:
+                passed, message = run_doctest(f'{qname} {i}', case['code'], env)
+            except BaseException as err:  # a test must never take the grader down
+                passed, message = False, f'{type(err).__name__}: {err}'
+            out.append({'hidden': bool(case.get('hidden', True)), 'passed': passed,
+                        'points': pts, 'message': '' if passed else message[-3000:]})
+        results[qname] = out
+    sys.stdout.write(json.dumps({'results': results, 'skipped': skipped}))
+
+
+def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profile):
+    """Results per question ({q: [case results]}), skipped variables, and a problem (or None)."""
+    if not exported:
+        return {}, {}, 'the notebook\'s variables could not be read (it did not finish)'
+    job = {'tests': {q: assignment.tests[q] for q in assignment.auto if q in assignment.tests},
+           'private_dir': str(private_dir), 'repo': str(ROOT), 'profile': profile,
+           'sandbox_module_dir': str(Path(__file__).resolve().parent)}
+
+    def limits():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    env = {'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8', 'HOME': str(private_dir),
+           'MPLCONFIGDIR': str(Path(private_dir) / 'mpl'), 'PYTHONDONTWRITEBYTECODE': '1'}
+    for key in ('FASHION_MNIST_DIR',):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    try:
+        proc = subprocess.run([sys.executable, '-I', '-B', str(Path(__file__).resolve()), '--run-tests'],
+                              input=json.dumps(job), capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=limits, env=env, cwd=str(private_dir))
+    except subprocess.TimeoutExpired:
+        return {}, {}, f'the tests took longer than {timeout} s'
+    try:
+        answer = json.loads(proc.stdout)
+        return answer['results'], answer['skipped'], None
+    except (ValueError, KeyError):
+        tail = proc.stderr.strip().splitlines()[-1:] or ['no output']
+        return {}, {}, f'the test process failed ({tail[0][:200]})'
+
+
+# ----------------------------------------------------------------------------- one submission
+
+def read_submission(path):
+    """(notebook JSON text without outputs, None) or (None, why it is unreadable)."""
+    import nbformat
+    try:
+        info = os.lstat(path)
+    except OSError as err:
+        return None, f'cannot read the file ({err.strerror})'
+    if not os.path.isfile(path) or os.path.islink(path):
+        return None, 'not a regular file'
+    if info.st_size == 0:
+        return None, 'empty file'
+    if info.st_size > MAX_SUBMISSION_BYTES:
+        return None, f'file is larger than {MAX_SUBMISSION_BYTES // 2**20} MB'
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        return None, 'not a notebook (not UTF-8 text)'
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        return None, f'not a notebook (invalid JSON: {err.msg} at line {err.lineno})'
+    if not isinstance(data, dict) or not isinstance(data.get('cells'), list) \
+            or 'nbformat' not in data:
+        return None, 'not a notebook (JSON without notebook cells)'
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        for cell in nb.cells:
+            if cell.get('cell_type') not in ('code', 'markdown', 'raw') or \
+                    not isinstance(cell.get('source'), str):
+                raise ValueError('a cell has no type or source')
+            if cell.cell_type == 'code':
+                cell.outputs, cell.execution_count = [], None
+    except Exception as err:
+        return None, f'not a notebook ({str(err).splitlines()[0][:150] if str(err) else type(err).__name__})'
+    return nbformat.writes(nb), None
+
+
+def describe_run(run, limits):
+    """(status, reason, notes) from the sandbox's report. The report may be forged by the
+    submission, which can only make its own row worse, never better."""
+    summary = run['summary'] or {}
+    cell = lambda i: f'cell {i + 1}' if isinstance(i, int) else 'a cell'  # noqa: E731
+    notes = []
+    if summary.get('truncated_output'):
+        notes.append(f"output beyond {limits['max_output_mb']} MB was dropped")
+    for note in summary.get('notes') or []:
+        notes.append(str(note)[:300])
+    errors = [e for e in summary.get('errors') or [] if isinstance(e, dict)]
+    for e in errors:
+        notes.append(f"{cell(e.get('cell'))} raised {e.get('ename')}: {e.get('evalue')}"[:300])
+    if run['hard_timeout']:
+        return 'timeout', f"stopped at the total limit of {limits['total']} s", notes
+    if not run['summary']:
+        code = run['exit']
+        how = f'signal {-code}' if isinstance(code, int) and code < 0 else f'exit code {code}'
+        return 'killed', f'the notebook process ended without a report ({how})', notes
+    if summary.get('worker_error'):
+        return 'error', f"the notebook could not be run: {summary['worker_error']}"[:300], notes
+    dead = summary.get('dead_kernel')
+    if dead:
+        code = dead.get('returncode') if isinstance(dead, dict) else None
+        how = f', signal {-code}' if isinstance(code, int) and code < 0 else \
+            (f', exit code {code}' if code is not None else '')
+        return 'killed', f"the kernel died in {cell(dead.get('cell') if isinstance(dead, dict) else None)}{how}", notes
+    if summary.get('stuck') is not None:
+        return 'timeout', (f"{cell(summary['stuck'])} exceeded the per-cell limit of {limits['cell']} s "
+                           f"and ignored the interrupt; later cells did not run"), notes
+    if summary.get('timeouts'):
+        first = summary['timeouts'][0]
+        return 'timeout', (f"{cell(first)} exceeded the per-cell limit of {limits['cell']} s "
+                           f"(interrupted; later cells still ran)"), notes
+    if summary.get('total_timeout'):
+        return 'timeout', f"the total limit of {limits['total']} s was reached; later cells did not run", notes
+    if errors:
+        e = errors[0]
+        memory = ' (memory cap reached)' if e.get('ename') == 'MemoryError' else ''
+        more = f' and {len(errors) - 1} more error(s)' if len(errors) > 1 else ''
+        return 'error', f"{cell(e.get('cell'))} raised {e.get('ename')}{memory}{more}", notes
+    return 'ok', '', notes
+
+
+def grade_one(path, assignment, options, scratch):
+    """One gradebook row (dict) and the feedback text."""
+    name = os.path.basename(path)
+    text, why = read_submission(path)
+    scores = {q: 0.0 for q in assignment.auto}
+    if text is None:
+        return row(name, 'unreadable', why, scores, assignment), feedback(
+            name, assignment, 'unreadable', why, scores, {}, {}, [], None)
+    private = Path(tempfile.mkdtemp(prefix='tests-', dir=scratch))
+    try:
+        run = sandbox().run_notebook(
+            text, 'submission.ipynb', cell_timeout=options.cell_timeout,
+            total_timeout=options.timeout, memory_bytes=options.memory_mb * 2**20,
+            copy_dirs=[str(ROOT / 'utils')], read_only=options.read_only, env=options.kernel_env,
+            private_dir=str(private / 'export'),
+            keep_executed=str(options.out / 'executed' / name) if options.keep_executed else None)
+        status, reason, notes = describe_run(run, options.limits)
+        results, skipped, problem = run_tests(assignment, private / 'export', exported=run['exported'],
+                                              timeout=options.test_timeout,
+                                              memory_bytes=options.memory_mb * 2**20,
+                                              profile=options.profile)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    for q, cases in results.items():
+        if q in scores:
+            scores[q] = sum(c['points'] for c in cases if c['passed'])
+    clean = lambda s: sanitize(s, run.get('folder'))  # noqa: E731
+    reason, notes = clean(reason), [clean(n) for n in notes]
+    if problem:
+        notes.append(problem)
+    return (row(name, status, reason, scores, assignment),
+            feedback(name, assignment, status, reason, scores, results, skipped, notes, clean))
+
+
+def sanitize(text, folder):
+    """Make messages identical between runs: no temporary paths, no colour codes."""
+    text = re.sub(r'\x1b\[[0-9;]*m', '', str(text))
+    if folder:
+        text = text.replace(os.path.join(folder, 'run'), '<submission folder>').replace(folder, '<grader folder>')
+    return re.sub(r'/tmp/(grade|tests)-[A-Za-z0-9_]+', '<grader folder>', text)
+
+
+def row(name, status, reason, scores, assignment):
+    score = round(sum(scores.values()), 4)
+    out = {'submission': name, 'status': status, 'score': fmt(score),
+           'max_score': fmt(assignment.max_score), 'reason': ' '.join(str(reason).split())[:300]}
+    for q in assignment.questions:
+        out[q['name']] = '' if q.get('manual') else fmt(scores.get(q['name'], 0.0))
+    return out
+
+
+def fmt(x):
+    x = round(float(x), 4)
+    return str(int(x)) if x == int(x) else f'{x:g}'
+
+
+def feedback(name, assignment, status, reason, scores, results, skipped, notes, clean):
+    clean = clean or (lambda s: s)
+    lines = [f'# Feedback for {name}', '', f'Assignment: {assignment.name}',
+             f'Status: {status}' + (f' ({reason})' if reason else ''),
+             f'Auto-graded score: {fmt(sum(scores.values()))} / {fmt(assignment.max_score)}']
+    if assignment.manual:
+        lines.append(f"Written questions, graded by a person: {', '.join(assignment.manual)}")
+    lines += ['', '| question | score | max | public tests | hidden tests |', '|---|---|---|---|---|']
+    for q in assignment.auto:
+        cases = results.get(q, [])
+        pub = [c for c in cases if not c['hidden']]
+        hid = [c for c in cases if c['hidden']]
+        count = lambda cs: f"{sum(c['passed'] for c in cs)} of {len(cs)} passed" if cs else '-'  # noqa: E731
+        lines.append(f"| {q} | {fmt(scores.get(q, 0))} | {fmt(assignment.possible.get(q, 0))} | "
+                     f"{count(pub) if cases else 'not run'} | {count(hid) if cases else 'not run'} |")
+    failed_public = [(q, c) for q in assignment.auto for c in results.get(q, [])
+                     if not c['hidden'] and not c['passed']]
+    if failed_public:
+        lines += ['', '## Public tests that failed', '']
+        for q, c in failed_public:
+            lines += [f'### {q}', '', '```', clean(c['message']).strip()[:3000], '```', '']
+    if notes:
+        lines += ['', '## Notes from the run', ''] + [f'- {n}' for n in notes]
+    skipped = {k: v for k, v in skipped.items() if k != 'grader'}  # the check helper itself
+    if skipped:
+        lines += ['', '## Variables the grader could not read', '',
+                  'Tests only see plain data (numbers, strings, lists, dicts, numpy arrays, '
+                  'DataFrames); these were left out:', '']
+        lines += [f'- `{k}`: {clean(v)}' for k, v in sorted(skipped.items())[:50]]
+    return '\n'.join(lines) + '\n'
+
+
+def sandbox():
+    from . import sandbox as module
+    return module
+
+
+# ----------------------------------------------------------------------------- the folder
+
+def write_atomically(path, text):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def gradebook_text(rows, assignment):
+    columns = ['submission', 'status', 'score', 'max_score', 'reason'] + \
+        [q['name'] for q in assignment.questions]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator='\n')
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(r)
+    return out.getvalue()
+
+
+def grade_folder(assignment, submissions, options, log=print):
+    files = sorted(p for p in Path(submissions).iterdir() if p.suffix == '.ipynb')
+    (options.out / 'feedback').mkdir(parents=True, exist_ok=True)
+    if options.keep_executed:
+        (options.out / 'executed').mkdir(parents=True, exist_ok=True)
+    done = {}
+    scratch = tempfile.mkdtemp(prefix='grade-scratch-')
+    os.chmod(scratch, 0o700)
+
+    def one(path):
+        start = time.time()
+        try:
+            r, text = grade_one(str(path), assignment, options, scratch)
+        except Exception as err:  # a grader bug on one file must not lose the others
+            scores = {q: 0.0 for q in assignment.auto}
+            why = f'grader error: {type(err).__name__}: {err}'
+            r = row(path.name, 'error', why, scores, assignment)
+            text = feedback(path.name, assignment, 'error', why, scores, {}, {}, [], None)
+        return path, r, text, time.time() - start
+
+    try:
+        # Threads only wait on the sandboxes (separate processes); --jobs 1 grades one at a time.
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            for future in as_completed([pool.submit(one, p) for p in files]):
+                path, r, text, seconds = future.result()
+                done[path.name] = r
+                write_atomically(options.out / 'feedback' / f'{path.stem}.md', text)
+                rows = [done[k] for k in sorted(done)]
+                write_atomically(options.out / 'grades.csv', gradebook_text(rows, assignment))
+                log(f"[{len(done)}/{len(files)}] {path.name}: {r['status']}, {r['score']}/"
+                    f"{r['max_score']} ({seconds:.0f} s){' - ' + r['reason'] if r['reason'] else ''}")
+        rows = [done[k] for k in sorted(done)]
+        write_atomically(options.out / 'grades.csv', gradebook_text(rows, assignment))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return rows
+
+
+def data_folder():
+    folder = os.environ.get('FASHION_MNIST_DIR')
+    if folder:
+        return folder
+    default = ROOT.parent / 'shared' / 'fashion-mnist'
+    if default.is_dir():
+        return str(default)
+    try:  # the submissions run without network: fetch the data once, here
+        from .data import ensure_downloaded
+        return str(ensure_downloaded())
+    except Exception as err:
+        print(f"warning: no Fashion-MNIST data ({err}); notebooks that load it will fail. "
+              f"Set FASHION_MNIST_DIR to a folder with the four .gz files.", file=sys.stderr)
+        return None
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog='python -m utils.grade', description=__doc__.split('\n\n')[0])
+    p.add_argument('assignment', help='assignment name (e.g. exercise_1_more_epochs) or autograder .zip')
+    p.add_argument('submissions', help='folder with the submitted .ipynb files')
+    p.add_argument('--out', required=True, help='folder for grades.csv, feedback/ and executed/')
+    p.add_argument('--profile', default='smoke', choices=('smoke', 'cpu', 'full'),
+                   help='COURSE_PROFILE the notebooks run under (default smoke: the tests hold '
+                        'under every profile, and smoke keeps each run to about a minute)')
+    p.add_argument('--cell-timeout', type=int, default=300, help='seconds per cell (default 300)')
+    p.add_argument('--timeout', type=int, default=900, help='seconds per notebook (default 900)')
+    p.add_argument('--memory-mb', type=int, default=6144,
+                   help='address-space cap per process in MB (default 6144)')
+    p.add_argument('--test-timeout', type=int, default=300, help='seconds for the tests (default 300)')
+    p.add_argument('--jobs', type=int, default=1,
+                   help='submissions run at the same time (default 1; each uses the CPU cores)')
+    p.add_argument('--no-executed', action='store_true', help='do not keep executed notebooks')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    if argv is None and sys.argv[1:2] == ['--run-tests']:
+        run_tests_main()
+        return 0
+    args = parse_args(argv)
+    try:
+        assignment = find_assignment(args.assignment)
+        submissions = Path(args.submissions)
+        if not submissions.is_dir():
+            raise GraderError(f"submissions folder {submissions} does not exist")
+        out = Path(args.out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise GraderError(f"cannot create {out}: {err.strerror}") from None
+        if out.resolve() == submissions.resolve():
+            raise GraderError("--out must not be the submissions folder")
+    except GraderError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    data = data_folder()
+    args.out = out
+    args.keep_executed = not args.no_executed
+    args.read_only = [data] if data else []
+    args.kernel_env = {'COURSE_PROFILE': args.profile, **({'FASHION_MNIST_DIR': data} if data else {})}
+    args.limits = {'cell': args.cell_timeout, 'total': args.timeout, 'max_output_mb': 2}
+    print(f"Grading {assignment.name} ({len(assignment.auto)} auto-graded questions, "
+          f"{assignment.max_score:g} points) | profile {args.profile} | limits: {args.cell_timeout} s "
+          f"per cell, {args.timeout} s per notebook, {args.memory_mb} MB")
+    warning = isolation_warning()
+    if warning:
+        print(f'warning: {warning}', file=sys.stderr)
+    grade_folder(assignment, submissions, args)
+    print(f"Wrote {out / 'grades.csv'} and {out / 'feedback'}/")
+    return 0
+
+
+def isolation_warning():
+    module = sandbox()
+    if module.landlock_abi() < 1:
+        return ('this Linux kernel has no Landlock: submissions are kept from the tests only by '
+                'file permissions' + ('' if os.geteuid() == 0 else ' and run as YOUR user; '
+                                      'run the grader as root to run them as nobody'))
+    return None
+
+
+if __name__ == '__main__':
+    if sys.argv[1:2] == ['--run-tests']:
+        run_tests_main()
+    else:
+        sys.exit(main())

@@ -1,0 +1,737 @@
+"""Run one untrusted notebook in a throw-away folder, with limits, and hand back plain data.
+
+Used by `utils.grade`. The grader (parent) prepares a folder and starts this file as a script:
+
+    python -I -B utils/sandbox.py CONFIG.json
+
+The worker then, before any submission code runs:
+- sets resource limits (address space = the memory cap, CPU seconds, file size, no core dumps);
+- enters new mount, PID and network namespaces (as root directly; otherwise through a user
+  namespace when the system allows it), so that everything the notebook starts dies with it and it
+  has no network (the kernel talks to us over Unix sockets);
+- when started as root, becomes `nobody`;
+- restricts the file system with Landlock (Linux >= 5.13): read-only access to the system, the
+  Python installation and the data; read-write access to its own folder only. The hidden tests,
+  the instructors' folder, the gradebook and the rest of the repository are neither readable nor
+  writable from inside.
+Then it executes the notebook cell by cell with nbclient (per-cell and total time limits, output
+capped), and finally asks the kernel to write its variables as *plain data* (JSON + .npz, no
+pickle) into the folder. The parent reads those files with `read_exported`, which trusts nothing
+in them, and runs the tests in a separate process (`utils.grade`): test code never enters the
+folder, and nothing the submission defines (functions, objects with a custom `__eq__`) reaches
+the tests.
+
+This file must stay importable on its own (standard library at module level): the worker runs it
+as a script, without importing the `utils` package (and so without importing MXNet).
+"""
+import ctypes
+import ctypes.util
+import errno
+import json
+import os
+import pwd
+import resource
+import signal
+import stat
+import sys
+import sysconfig
+import time
+
+UNPRIVILEGED_USER = 'nobody'
+EXPORT_DIR = '.grader-export'          # inside the submission's folder
+STATUS_PREFIX = 'GRADER-STATUS '       # the worker's last stdout line
+MAX_EXPORT_BYTES = 200 * 2**20         # all exported arrays together
+MAX_ARRAY_ELEMENTS = 5_000_000         # one exported array
+MAX_JSON_BYTES = 20 * 2**20
+MAX_EXECUTED_BYTES = 50 * 2**20
+
+# ----------------------------------------------------------------------------- Linux interfaces
+
+_libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
+FS_ALL_ABI1 = (1 << 13) - 1
+FS_REFER, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+NET_BIND_TCP, NET_CONNECT_TCP = 1, 2
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
+FILE_ONLY_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+
+
+def _check(result, what):
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f'{what}: {os.strerror(err)}')
+    return result
+
+
+def _unshare(flags):
+    _check(_libc.unshare(ctypes.c_int(flags)), 'unshare')
+
+
+def _mount(source, target, fstype, flags, data=None):
+    enc = lambda s: s.encode() if isinstance(s, str) else s  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f'mount {target}')
+
+
+def _prctl(option, value):
+    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
+                       ctypes.c_ulong(0), ctypes.c_ulong(0)), 'prctl')
+
+
+def landlock_abi():
+    """The Landlock ABI version this kernel offers (0 when it has none)."""
+    version = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                            ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
+    return max(int(version), 0)
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [('allowed_access', ctypes.c_uint64), ('parent_fd', ctypes.c_int32)]
+
+
+def apply_landlock(read_only, read_write, devices=()):
+    """Allow only these paths from now on (this process and its children). Returns the ABI used.
+
+    read_only: directories/files to read and execute; read_write: full access; devices: files or
+    directories (like /dev) that may be read, written and ioctl'd but not created or removed.
+    Paths that do not exist are skipped. TCP bind/connect is denied (ABI >= 4), and so are signals
+    and abstract Unix sockets towards processes outside the sandbox (ABI >= 6).
+    """
+    abi = landlock_abi()
+    if abi < 1:
+        raise OSError(errno.ENOSYS, 'this kernel has no Landlock (Linux >= 5.13 with landlock)')
+    handled = FS_ALL_ABI1 | (FS_REFER if abi >= 2 else 0) | (FS_TRUNCATE if abi >= 3 else 0) \
+        | (FS_IOCTL_DEV if abi >= 5 else 0)
+    fields = [handled]
+    if abi >= 4:
+        fields.append(NET_BIND_TCP | NET_CONNECT_TCP)
+    if abi >= 6:
+        fields.append(SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL)
+    attr = (ctypes.c_uint64 * len(fields))(*fields)
+    ruleset = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr),
+                            ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    _check(ruleset, 'landlock_create_ruleset')
+    read = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
+    device = read | FS_WRITE_FILE | (FS_TRUNCATE if abi >= 3 else 0) | (FS_IOCTL_DEV if abi >= 5 else 0)
+    try:
+        for paths, rights in ((read_only, read), (read_write, handled), (devices, device)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    allowed = rights & handled
+                    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                        allowed &= FILE_ONLY_RIGHTS
+                    rule = _PathBeneath(allowed, fd)
+                    _check(_libc.syscall(SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset),
+                                         ctypes.c_int(LANDLOCK_RULE_PATH_BENEATH),
+                                         ctypes.byref(rule), ctypes.c_uint32(0)),
+                           f'landlock_add_rule {path}')
+                finally:
+                    os.close(fd)
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
+        _check(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)),
+               'landlock_restrict_self')
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+# ----------------------------------------------------------------------------- isolation steps
+
+def set_limits(memory_bytes, cpu_seconds, file_bytes, as_nobody):
+    """Resource limits inherited by the kernel and everything it starts."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if as_nobody:  # counts every process of the user: only meaningful for a dedicated user
+        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+
+
+def _traversable_by_others(path):
+    try:
+        return bool(os.stat(path).st_mode & stat.S_IXOTH)
+    except OSError:
+        return False
+
+
+def make_reachable(paths):
+    """(root, inside our mount namespace) Let `nobody` reach `paths` whose parents are private.
+
+    For a path like /root/.pyenv/versions/3.11 (where /root is 0700) an empty tmpfs is mounted on
+    /root and only the needed path is bind-mounted back: the rest of /root stays invisible.
+    """
+    plans = {}
+    for path in paths:
+        parts = os.path.realpath(path).split(os.sep)[1:]
+        for i in range(1, len(parts)):
+            ancestor = os.sep + os.path.join(*parts[:i])
+            if not _traversable_by_others(ancestor):
+                plans.setdefault(ancestor, []).append(os.path.realpath(path))
+                break
+    for ancestor, targets in sorted(plans.items(), key=lambda kv: -len(kv[0])):
+        fds = [(t, os.open(t, os.O_PATH | os.O_CLOEXEC)) for t in targets]
+        _mount('tmpfs', ancestor, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=1m')
+        for target, fd in fds:
+            os.makedirs(target, mode=0o755, exist_ok=True)
+            _mount(f'/proc/self/fd/{fd}', target, None, MS_BIND | MS_REC)
+            os.close(fd)
+
+
+def enter_namespaces():
+    """New mount + PID + network namespaces; returns a word describing what was possible."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+    if os.geteuid() == 0:
+        _unshare(flags)
+        return 'root'
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(CLONE_NEWUSER | flags)
+    for name, text in (('setgroups', 'deny'), ('uid_map', f'{uid} {uid} 1'),
+                       ('gid_map', f'{gid} {gid} 1')):
+        with open(f'/proc/self/{name}', 'w') as f:
+            f.write(text)
+    return 'user'
+
+
+def _chown_tree(folder, user):
+    """Give the (grader-made, link-free) sandbox folder to the sandbox user."""
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(folder):
+        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+            os.lchown(name, entry.pw_uid, entry.pw_gid)
+
+
+def drop_to(user):
+    entry = pwd.getpwnam(user)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError('could not drop root privileges')
+
+
+def isolation_paths(config):
+    """The paths the sandboxed kernel may read, and may write."""
+    read_only = ['/usr', '/lib', '/lib64', '/lib32', '/libx32', '/bin', '/sbin', '/etc',
+                 '/proc', '/sys', sys.prefix, sys.base_prefix, sys.exec_prefix,
+                 os.path.dirname(os.path.realpath(sys.executable))]
+    for key in ('stdlib', 'platstdlib', 'purelib', 'platlib'):
+        read_only.append(sysconfig.get_paths()[key])
+    read_only += [p for p in config.get('read_only', []) if p]
+    read_write = [config['folder'], '/dev/shm']
+    devices = ['/dev']
+    return read_only, read_write, devices
+
+
+# ----------------------------------------------------------------------------- the worker
+
+EXPORT_CODE = r'''
+def __grader_export(folder, max_elements, max_total):
+    import json, os, numpy as np
+    ns = get_ipython().user_ns
+    arrays, skipped, budget = {}, {}, [max_total]
+
+    def array(value):
+        value = np.asarray(value)
+        if value.dtype.kind not in 'biuf' or value.size > max_elements:
+            raise TypeError(f'array of {value.dtype} with {value.size} elements')
+        if value.nbytes > budget[0]:
+            raise TypeError('export size limit reached')
+        budget[0] -= value.nbytes
+        key = f'a{len(arrays)}'
+        arrays[key] = np.ascontiguousarray(value)
+        return {'t': 'array', 'v': key}
+
+    def enc(value, depth=0):
+        if depth > 8:
+            raise TypeError('nested too deeply')
+        if value is None or isinstance(value, (bool, str)):
+            return {'t': 'json', 'v': value}
+        if isinstance(value, int):
+            return {'t': 'int', 'v': str(value)}
+        if isinstance(value, float):
+            return {'t': 'float', 'v': repr(value)}
+        if isinstance(value, np.generic) and value.dtype.kind in 'biuf':
+            return enc(value.item(), depth)
+        if isinstance(value, (list, tuple)):
+            if len(value) > 100000:
+                raise TypeError('list too long')
+            return {'t': type(value).__name__, 'v': [enc(v, depth + 1) for v in value]}
+        if isinstance(value, dict):
+            if len(value) > 100000:
+                raise TypeError('dict too long')
+            return {'t': 'dict', 'v': [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in value.items()]}
+        if isinstance(value, np.ndarray):
+            return array(value)
+        module = type(value).__module__ or ''
+        if module.startswith('mxnet') and hasattr(value, 'asnumpy'):
+            return array(value.asnumpy())
+        if module.startswith('pandas') and type(value).__name__ == 'DataFrame':
+            return {'t': 'dataframe', 'v': {'columns': enc(list(value.columns), depth + 1),
+                    'data': [enc(value[c].tolist(), depth + 1) for c in value.columns],
+                    'index': enc(value.index.tolist(), depth + 1)}}
+        if module.startswith('pandas') and type(value).__name__ == 'Series':
+            return {'t': 'series', 'v': {'data': enc(value.tolist(), depth + 1),
+                    'index': enc(value.index.tolist(), depth + 1), 'name': enc(value.name, depth + 1)}}
+        raise TypeError(type(value).__name__)
+
+    names = {}
+    for name in sorted(ns):
+        if name.startswith('_') or name in ('In', 'Out', 'exit', 'quit', 'get_ipython'):
+            continue
+        value = ns[name]
+        if callable(value) or type(value).__name__ == 'module':
+            continue
+        try:
+            names[name] = enc(value)
+        except Exception as err:
+            skipped[name] = f'{type(value).__name__}: {err}'[:200]
+    os.makedirs(folder, exist_ok=True)
+    np.savez(os.path.join(folder, 'arrays.npz'), **arrays)
+    with open(os.path.join(folder, 'names.json'), 'w') as f:
+        json.dump({'names': names, 'skipped': skipped}, f)
+
+__grader_export(__FOLDER__, __MAX_ELEMENTS__, __MAX_TOTAL__)
+del __grader_export
+'''
+
+
+def _kernel_spec(folder):
+    """A kernel spec that starts ipykernel with this very Python."""
+    spec_dir = os.path.join(folder, '.jupyter', 'kernels', 'grader-python3')
+    os.makedirs(spec_dir, exist_ok=True)
+    with open(os.path.join(spec_dir, 'kernel.json'), 'w') as f:
+        json.dump({'argv': [sys.executable, '-m', 'ipykernel_launcher', '-f',
+                            '{connection_file}'],
+                   'display_name': 'grader', 'language': 'python'}, f)
+    return 'grader-python3'
+
+
+def execute(config):
+    """Run the notebook; return a JSON-able summary. Runs inside the sandbox, as the sandbox user."""
+    import asyncio
+    import nbformat
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    folder = config['folder']
+    nb_path = os.path.join(folder, 'notebooks', config['notebook'])
+    nb = nbformat.read(nb_path, as_version=4)
+    kernel_name = _kernel_spec(folder)
+    output_budget = [config['max_output_bytes']]
+    current = [None]  # index of the cell being run
+    summary = {'errors': [], 'timeouts': [], 'dead_kernel': None, 'truncated_output': False,
+               'cells': 0, 'total_timeout': False, 'export': None}
+
+    class CappedClient(NotebookClient):
+        async def _async_handle_timeout(self, timeout, cell=None):
+            summary['timeouts'].append(current[0])
+            self.iopub_timeout = 1  # do not wait for the rest of a runaway cell's output
+            return await super()._async_handle_timeout(timeout, cell)
+
+        def output(self, outs, msg, display_id, cell_index):
+            content = msg.get('content', {})
+            size = len(str(content.get('text', ''))) + sum(
+                len(str(v)) for v in (content.get('data') or {}).values()) + 1000
+            if size > output_budget[0]:
+                if not summary['truncated_output']:
+                    summary['truncated_output'] = True
+                    outs.append(nbformat.v4.new_output(
+                        'stream', name='stderr', text='[grader: further output dropped]\n'))
+                output_budget[0] = 0
+                return None
+            output_budget[0] -= size
+            return super().output(outs, msg, display_id, cell_index)
+
+    km = AsyncKernelManager(kernel_name=kernel_name, transport='ipc',
+                            ip=os.path.join(folder, '.k'))
+    client = CappedClient(nb, km=km, kernel_name=kernel_name, allow_errors=True,
+                          interrupt_on_timeout=True, timeout=config['cell_timeout'],
+                          startup_timeout=min(120, config['total_timeout']),
+                          error_on_timeout={'ename': 'CellTimeoutError',
+                                            'evalue': 'cell took longer than the time limit',
+                                            'traceback': []},
+                          shutdown_kernel='immediate', iopub_timeout=15)
+    deadline = time.monotonic() + config['total_timeout']
+    devnull = open(os.devnull, 'w')
+
+    async def responsive(client, seconds):
+        """Does the kernel answer a kernel_info request within `seconds`?"""
+        msg_id = client.kc.kernel_info()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                msg = await client.kc.shell_channel.get_msg(timeout=max(0.1, end - time.monotonic()))
+            except Exception:  # queue.Empty
+                return False
+            if msg.get('parent_header', {}).get('msg_id') == msg_id:
+                return True
+        return False
+
+    async def run():
+        async with client.async_setup_kernel(cwd=os.path.dirname(nb_path),
+                                             stdout=devnull, stderr=devnull):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != 'code' or not cell.source.strip():
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 1:
+                    summary['total_timeout'] = True
+                    break
+                client.timeout = int(max(1, min(config['cell_timeout'], remaining)))
+                client.iopub_timeout = 15  # output still arriving after the cell's reply
+                current[0] = index
+                try:
+                    await client.async_execute_cell(cell, index)
+                except DeadKernelError:
+                    code = getattr(getattr(km.provisioner, 'process', None), 'returncode', None)
+                    summary['dead_kernel'] = {'cell': index, 'returncode': code}
+                    return
+                summary['cells'] += 1
+                if summary['timeouts'] and summary['timeouts'][-1] == index \
+                        and not await responsive(client, 5):
+                    summary['stuck'] = index  # ignored the interrupt: nothing more can run
+                    return
+                for out in cell.get('outputs', []):
+                    if out.get('output_type') == 'error':
+                        item = {'cell': index, 'ename': str(out.get('ename'))[:200],
+                                'evalue': str(out.get('evalue'))[:500]}
+                        if index not in summary['timeouts']:
+                            summary['errors'].append(item)
+            # Variables as plain data; the grader decides later what they are worth.
+            code = (EXPORT_CODE.replace('__FOLDER__', repr(os.path.join(folder, EXPORT_DIR)))
+                    .replace('__MAX_ELEMENTS__', str(MAX_ARRAY_ELEMENTS))
+                    .replace('__MAX_TOTAL__', str(MAX_EXPORT_BYTES)))
+            export_cell = nbformat.v4.new_code_cell(code)
+            nb.cells.append(export_cell)
+            client.timeout = int(max(5, min(60, deadline + 30 - time.monotonic())))
+            try:
+                await client.async_execute_cell(export_cell, len(nb.cells) - 1, store_history=False)
+                errors = [o for o in export_cell.outputs if o.get('output_type') == 'error']
+                summary['export'] = 'failed' if errors else 'ok'
+            except DeadKernelError:
+                summary['export'] = 'kernel died'
+            finally:
+                nb.cells.pop()
+
+    def save_executed():
+        # For the instructor (outputs, plots, written answers); the grade never reads it.
+        try:
+            os.makedirs(os.path.join(folder, EXPORT_DIR), exist_ok=True)
+            nbformat.write(nb, os.path.join(folder, EXPORT_DIR, 'executed.ipynb'))
+        except Exception:
+            pass
+
+    try:
+        asyncio.run(run())
+    finally:
+        save_executed()
+    return summary
+
+
+def worker_main(config_path):
+    with open(config_path) as f:
+        config = json.load(f)
+    folder = config['folder']
+    is_root = os.geteuid() == 0
+    notes = []
+    set_limits(config['memory_bytes'], config['total_timeout'] + 60, config['max_file_bytes'],
+               as_nobody=is_root)
+    try:
+        mode = enter_namespaces()
+    except OSError as err:
+        mode = None
+        notes.append(f'no namespaces ({err}): processes the notebook starts may outlive it')
+    if mode:
+        child = os.fork()
+        if child:
+            # Outside: wait, and report how the inside ended. Killing us kills the namespace.
+            _, status = os.waitpid(child, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 70)
+        # Inside: PID 1 of the new namespace; everything below dies with us.
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _mount(None, '/', None, MS_REC | MS_PRIVATE)
+        _mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    read_only, read_write, devices = isolation_paths(config)
+    if is_root:
+        _chown_tree(folder, UNPRIVILEGED_USER)
+        if mode:
+            make_reachable([p for p in read_only + [folder] if os.path.exists(p)])
+        drop_to(UNPRIVILEGED_USER)
+        _prctl(PR_SET_DUMPABLE, 0)
+    try:
+        apply_landlock(read_only, read_write, devices)
+    except OSError as err:
+        notes.append(f'no Landlock ({err}): file system protected by user permissions only')
+    env = {
+        'PATH': f'{os.path.dirname(sys.executable)}:/usr/bin:/bin',
+        'HOME': os.path.join(folder, 'home'), 'TMPDIR': os.path.join(folder, 'tmp'),
+        'MPLCONFIGDIR': os.path.join(folder, 'home', '.matplotlib'), 'MPLBACKEND': 'Agg',
+        'IPYTHONDIR': os.path.join(folder, 'home', '.ipython'),
+        'JUPYTER_PATH': os.path.join(folder, '.jupyter'),
+        'JUPYTER_RUNTIME_DIR': os.path.join(folder, 'home', '.jupyter-runtime'),
+        'JUPYTER_CONFIG_DIR': os.path.join(folder, 'home', '.jupyter'),
+        'JUPYTER_PLATFORM_DIRS': '1', 'PYTHONDONTWRITEBYTECODE': '1', 'LANG': 'C.UTF-8',
+    }
+    env.update(config.get('env', {}))
+    os.environ.clear()
+    os.environ.update(env)
+    for key in ('HOME', 'TMPDIR'):
+        os.makedirs(env[key], exist_ok=True)
+    try:
+        summary = execute(config)
+    except Exception as err:  # a broken notebook must still produce a status line
+        summary = {'worker_error': f'{type(err).__name__}: {err}'[:500]}
+    summary['notes'] = notes
+    sys.stdout.write('\n' + STATUS_PREFIX + json.dumps(summary) + '\n')
+    sys.stdout.flush()
+    os._exit(0)
+
+
+# ----------------------------------------------------------------------------- parent side
+
+def open_inside(folder_fd, relpath, max_bytes):
+    """Read a file the sandbox wrote, without following links or blocking on FIFOs.
+
+    Every path component is opened relative to the previous one with O_NOFOLLOW, so a symlink
+    planted by the submission cannot make the grader read or block on anything else.
+    Returns bytes, or None if the file is missing, not a regular file, or too large.
+    """
+    parts = relpath.split('/')
+    fds = [folder_fd]
+    try:
+        for part in parts[:-1]:
+            fds.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                               dir_fd=fds[-1]))
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=fds[-1])
+        fds.append(fd)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > max_bytes:
+                return None
+            chunks.append(chunk)
+        return b''.join(chunks)
+    except OSError:
+        return None
+    finally:
+        for fd in fds[1:]:
+            os.close(fd)
+
+
+def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, memory_bytes,
+                 copy_dirs=(), read_only=(), env=None, private_dir, keep_executed=None,
+                 work_root=None):
+    """Execute a notebook (JSON text) in a fresh sandbox; copy what it exported into private_dir.
+
+    copy_dirs: folders copied next to the notebook's folder (e.g. the repository's utils/, so that
+    `sys.path.append('..'); import utils` works as in the repository). read_only: extra paths the
+    kernel may read (e.g. the data folder). Returns a dict: summary (the worker's report, untrusted),
+    exit (the worker's exit code or None), hard_timeout (bool), exported (bool).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix='grade-', dir=work_root)
+    os.chmod(base, 0o711)  # the sandbox user may pass through, not list
+    folder = os.path.join(base, 'run')
+    try:
+        os.makedirs(os.path.join(folder, 'notebooks'))
+        for sub in ('home', 'tmp'):
+            os.makedirs(os.path.join(folder, sub))
+        for src in copy_dirs:
+            shutil.copytree(src, os.path.join(folder, os.path.basename(src.rstrip('/'))),
+                            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'), symlinks=False)
+        with open(os.path.join(folder, 'notebooks', notebook_name), 'w', encoding='utf-8') as f:
+            f.write(notebook_text)
+        config = {'folder': folder, 'notebook': notebook_name, 'cell_timeout': int(cell_timeout),
+                  'total_timeout': int(total_timeout), 'memory_bytes': int(memory_bytes),
+                  'max_file_bytes': 512 * 2**20, 'max_output_bytes': 2 * 2**20,
+                  'read_only': [os.path.realpath(p) for p in read_only], 'env': dict(env or {})}
+        config_path = os.path.join(base, 'config.json')
+        with open(config_path, 'w') as f:
+            json.dump(config, f)
+        os.chmod(config_path, 0o600)
+        with open(os.path.join(base, 'worker.out'), 'w+b') as out, \
+                open(os.path.join(base, 'worker.err'), 'w+b') as err:
+            proc = subprocess.Popen([sys.executable, '-I', '-B', os.path.abspath(__file__), config_path],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=base,
+                                    start_new_session=True, env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8'})
+            hard_timeout = False
+            try:
+                # Kernel start-up and the export get their own minute on top of the notebook's time.
+                proc.wait(timeout=total_timeout + 60)
+            except subprocess.TimeoutExpired:
+                hard_timeout = True
+            finally:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the worker and all it left behind
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+            out.seek(0, os.SEEK_END)
+            out.seek(max(0, out.tell() - 2**20))
+            text = out.read().decode('utf-8', 'replace')
+            err.seek(0, os.SEEK_END)
+            err.seek(max(0, err.tell() - 4000))
+            stderr_tail = err.read().decode('utf-8', 'replace')
+        summary = None
+        for line in reversed(text.splitlines()):
+            if line.startswith(STATUS_PREFIX):
+                try:
+                    summary = json.loads(line[len(STATUS_PREFIX):])
+                except ValueError:
+                    summary = None
+                break
+        exported = False
+        if not hard_timeout:
+            folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                names = open_inside(folder_fd, f'{EXPORT_DIR}/names.json', MAX_JSON_BYTES)
+                arrays = open_inside(folder_fd, f'{EXPORT_DIR}/arrays.npz', MAX_EXPORT_BYTES + 2**20)
+                executed = open_inside(folder_fd, f'{EXPORT_DIR}/executed.ipynb', MAX_EXECUTED_BYTES) \
+                    if keep_executed else None
+            finally:
+                os.close(folder_fd)
+            if executed is not None:
+                with open(keep_executed, 'wb') as f:
+                    f.write(executed)
+            if names is not None and arrays is not None:
+                os.makedirs(private_dir, exist_ok=True)
+                for file_name, data in (('names.json', names), ('arrays.npz', arrays)):
+                    with open(os.path.join(private_dir, file_name), 'wb') as f:
+                        f.write(data)
+                exported = True
+        return {'summary': summary if isinstance(summary, dict) else None, 'folder': base,
+                'exit': proc.returncode, 'hard_timeout': hard_timeout, 'exported': exported,
+                'stderr_tail': stderr_tail}
+    finally:
+        _remove_tree(base)
+
+
+def _remove_tree(path):
+    import shutil
+
+    def retry(func, failed, _):
+        try:
+            os.chmod(os.path.dirname(failed), 0o700)
+            os.chmod(failed, 0o700)
+        except OSError:
+            pass
+        func(failed)
+    shutil.rmtree(path, onerror=retry)
+
+
+# ----------------------------------------------------------------------------- exported data
+
+class ExportError(ValueError):
+    """The exported data is not in the expected shape (the submission may have tampered with it)."""
+
+
+def read_exported(private_dir):
+    """{name: value} of plain data from the export files; (namespace, skipped).
+
+    Only builds None/bool/int/float/str, lists, tuples, dicts, numeric numpy arrays, pandas
+    DataFrames and Series; anything else raises ExportError. No pickle: `allow_pickle=False`.
+    """
+    import zipfile
+
+    import numpy as np
+    import pandas as pd
+
+    with open(os.path.join(private_dir, 'names.json'), 'rb') as f:
+        doc = json.loads(f.read().decode('utf-8'))
+    npz_path = os.path.join(private_dir, 'arrays.npz')
+    with zipfile.ZipFile(npz_path) as zf:  # refuse archives that expand beyond the export limit
+        if sum(info.file_size for info in zf.infolist()) > MAX_EXPORT_BYTES + 2**20:
+            raise ExportError('exported arrays are larger than the limit')
+    arrays = np.load(npz_path, allow_pickle=False)
+    count = [0]
+
+    def dec(node, depth=0):
+        count[0] += 1
+        if depth > 10 or count[0] > 2_000_000 or not isinstance(node, dict) or set(node) != {'t', 'v'}:
+            raise ExportError('malformed value')
+        kind, value = node['t'], node['v']
+        if kind == 'json' and (value is None or isinstance(value, (bool, str))):
+            return value
+        if kind == 'int' and isinstance(value, str) and len(value) < 5000:
+            return int(value)
+        if kind == 'float' and isinstance(value, str):
+            return float(value)
+        if kind in ('list', 'tuple') and isinstance(value, list):
+            items = [dec(v, depth + 1) for v in value]
+            return items if kind == 'list' else tuple(items)
+        if kind == 'dict' and isinstance(value, list):
+            out = {}
+            for pair in value:
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    raise ExportError('malformed dict')
+                key = dec(pair[0], depth + 1)
+                if not isinstance(key, (str, int, float, bool, tuple, type(None))):
+                    raise ExportError('unhashable key')
+                out[key] = dec(pair[1], depth + 1)
+            return out
+        if kind == 'array' and isinstance(value, str) and value in arrays.files:
+            array = arrays[value]
+            if array.dtype.kind not in 'biuf':
+                raise ExportError('non-numeric array')
+            return array
+        if kind == 'dataframe' and isinstance(value, dict) and set(value) == {'columns', 'data', 'index'}:
+            columns = dec(value['columns'], depth + 1)
+            data = [dec(col, depth + 1) for col in _list(value['data'])]
+            index = dec(value['index'], depth + 1)
+            if not (isinstance(columns, list) and len(columns) == len(data)):
+                raise ExportError('malformed DataFrame')
+            return pd.DataFrame({c: d for c, d in zip(columns, data)}, index=index, columns=columns)
+        if kind == 'series' and isinstance(value, dict) and set(value) == {'data', 'index', 'name'}:
+            return pd.Series(dec(value['data'], depth + 1), index=dec(value['index'], depth + 1),
+                             name=dec(value['name'], depth + 1))
+        raise ExportError(f'unexpected value of kind {str(kind)[:20]!r}')
+
+    def _list(x):
+        if not isinstance(x, list):
+            raise ExportError('malformed list')
+        return x
+
+    if not isinstance(doc, dict) or not isinstance(doc.get('names'), dict):
+        raise ExportError('malformed export')
+    namespace, skipped = {}, {}
+    for name, node in doc['names'].items():
+        if not (isinstance(name, str) and name.isidentifier()):
+            continue
+        try:
+            namespace[name] = dec(node)
+        except (ExportError, ValueError, TypeError, KeyError) as err:
+            skipped[name] = f'unreadable ({err})'
+    for name, why in (doc.get('skipped') or {}).items():
+        if isinstance(name, str) and name.isidentifier():
+            skipped[name] = str(why)[:200]
+    return namespace, skipped
+
+
+if __name__ == '__main__':
+    worker_main(sys.argv[1])
