@@ -74,7 +74,8 @@ def make_venv(version):
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([python, '-m', 'venv', str(venv)], check=True)
     (venv / 'requirements-runtime.txt').write_text(reqs)
-    pip = [str(venv / 'bin' / 'python'), '-m', 'pip', 'install', '-q', '--disable-pip-version-check']
+    pip = [str(venv / 'bin' / 'python'), '-m', 'pip', 'install', '-q', '--disable-pip-version-check',
+           '--no-compile']  # no .pyc precompiling: saves a third of the install time
     for args in (['-r', str(venv / 'requirements-runtime.txt')],
                  ['--no-deps', '-r', str(ROOT / 'requirements' / 'nodeps.txt')]):
         out = subprocess.run(pip + args, capture_output=True, text=True, timeout=900)
@@ -142,9 +143,29 @@ def _result(out):
     return json.loads(lines[-1][len('RESULT '):])
 
 
+_venvs = {}
+
+
+def _make_all_venvs():
+    # Both environments are built at once (pip waits on downloads and disk much of the time).
+    if not _venvs:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(len(PYTHONS)) as pool:
+            futures = {v: pool.submit(make_venv, v) for v in sorted(PYTHONS)}
+        for version, future in futures.items():
+            try:
+                _venvs[version] = future.result()
+            except BaseException as err:  # noqa: B902 (pytest's skip/fail are BaseException)
+                _venvs[version] = err
+    return _venvs
+
+
 @pytest.fixture(scope='module', params=sorted(PYTHONS))
 def venv(request):
-    return request.param, make_venv(request.param)
+    made = _make_all_venvs()[request.param]
+    if isinstance(made, BaseException):
+        raise made
+    return request.param, made
 
 
 def test_alexnet_trains_and_evaluates_on_numpy_2(venv):
