@@ -372,3 +372,19 @@ def test_mxnet_not_installed_says_how_to_install():
     assert result['error'] == 'ModuleNotFoundError'
     assert 'MXNet is not installed' in result['message']
     assert 'pip install --no-deps mxnet==1.9.1' in result['message']
+
+
+def test_gpu_probe_script_reports_the_decision(standins, tmp_path):
+    smi = tmp_path / 'nvidia-smi'
+    smi.write_text('#!/bin/sh\necho "0, NVIDIA H100 80GB HBM3, 9.0"\n')
+    smi.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
+               COURSE_LIBCUDA=str(standins.libcuda), FAKE_GPU_CC='9.0', FAKE_GPU_NAME='NVIDIA H100 80GB HBM3')
+    out = subprocess.run([sys.executable, str(ROOT / 'scripts' / 'gpu_probe.py')], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout[:out.stdout.index('\n}\n') + 2])
+    assert report['via_libcuda'] == report['via_nvidia_smi'] == [
+        {'gpu': 'NVIDIA H100 80GB HBM3 (compute capability 9.0)', 'mxnet_code': None}]
+    assert report['colab_cell_would_install'] == 'mxnet==1.9.1'
+    assert report['with_gpu_build']['usable'] is False and 'Using the CPU' in report['with_gpu_build']['message']

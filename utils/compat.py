@@ -135,10 +135,12 @@ def unsupported_gpu_message(gpu):
             "(on Colab: Runtime > Change runtime type).")
 
 
-def gpus_via_libcuda(libcuda='libcuda.so.1'):
-    """The GPUs the NVIDIA driver reports, or None when the driver library cannot be used."""
+def gpus_via_libcuda(libcuda=None):
+    """The GPUs the NVIDIA driver reports, or None when the driver library cannot be used.
+
+    libcuda: the driver library, default $COURSE_LIBCUDA or libcuda.so.1 (tests use a stand-in)."""
     try:
-        cuda = ctypes.CDLL(libcuda)
+        cuda = ctypes.CDLL(libcuda or os.environ.get('COURSE_LIBCUDA') or 'libcuda.so.1')
     except OSError:
         return None
     count, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
@@ -182,9 +184,8 @@ def gpus_via_nvidia_smi():
 def find_gpus(libcuda=None):
     """NVIDIA GPUs on this machine with their compute capability, read without MXNet ([] if none).
 
-    Asks the driver library (libcuda.so.1, or $COURSE_LIBCUDA: tests point it at a stand-in), then
-    nvidia-smi."""
-    gpus = gpus_via_libcuda(libcuda or os.environ.get('COURSE_LIBCUDA') or 'libcuda.so.1')
+    Asks the driver library first (see gpus_via_libcuda), then nvidia-smi."""
+    gpus = gpus_via_libcuda(libcuda)
     if gpus is None:
         gpus = gpus_via_nvidia_smi()
     return gpus or []

@@ -1,0 +1,44 @@
+#!/usr/bin/env python
+"""On a machine with an NVIDIA GPU: what utils.compat detects and decides, without MXNet.
+
+    python scripts/gpu_probe.py          # needs only the standard library (numpy not required)
+
+Prints the GPUs as the driver (libcuda) and nvidia-smi report them, which MXNet 1.9.1 machine code
+each would run, what the Colab set-up cell would install, and what `import utils` would do with
+the GPU build installed. Exit status 0 when both detection paths agree, 1 otherwise.
+"""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location('compat', Path(__file__).resolve().parents[1] / 'utils' / 'compat.py')
+compat = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compat)
+
+
+def describe(gpus):
+    if gpus is None:
+        return 'unavailable'
+    return [{'gpu': str(g), 'mxnet_code': '%d.%d' % g.mxnet_arch if g.mxnet_arch else None} for g in gpus]
+
+
+via_libcuda, via_smi = compat.gpus_via_libcuda(), compat.gpus_via_nvidia_smi()
+gpus = compat.find_gpus()
+status = compat.plan_gpu(gpus, 'gpu')
+report = {
+    'via_libcuda': describe(via_libcuda),
+    'via_nvidia_smi': describe(via_smi),
+    'colab_cell_would_install': (compat.MXNET_GPU_WHEEL + ' + CUDA-11 wheels')
+    if gpus and gpus[0].mxnet_arch else compat.MXNET_CPU_WHEEL,
+    'with_gpu_build': {'usable': status.usable, 'message': status.message},
+    'installed_mxnet': compat.mxnet_distribution(),
+    'cuda11_dir_found': compat.find_cuda11_dir(),
+}
+print(json.dumps(report, indent=2))
+if status.message:
+    print('\n' + status.message)
+agree = (via_libcuda is not None and via_smi is not None
+         and [g.capability for g in via_libcuda] == [g.capability for g in via_smi])
+print('\nlibcuda and nvidia-smi agree' if agree else '\nlibcuda and nvidia-smi DISAGREE (or one is unavailable)')
+sys.exit(0 if agree else 1)
