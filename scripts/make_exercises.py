@@ -33,6 +33,7 @@ MASTERS = ROOT / 'instructors' / 'masters'
 AUTOGRADERS = ROOT / 'instructors' / 'autograder'
 STUDENT_DIR = ROOT / 'notebooks'
 CHECKER_TAG = 'exercise-checker'
+ANSWER_TAG = 'otter_answer_cell'
 QUESTIONS_FILE = 'course_questions.json'
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -54,8 +55,9 @@ def questions_of(master):
 
 
 def solution_fragments(master):
-    """Text that must never reach a student: solution lines and written-answer solutions."""
-    fragments, inside = [], False
+    """Text that must never reach a student: solution lines and written-answer solutions
+    (except text the master also shows outside its solutions, like `mx.random.seed(0)`)."""
+    fragments, public, inside = [], [], False
     for cell in master.cells:
         text = raw_text(cell)
         if text == '# BEGIN SOLUTION':
@@ -65,6 +67,7 @@ def solution_fragments(master):
             inside = False
             continue
         if not inside:
+            public.append(cell.source)
             continue
         if cell.cell_type == 'markdown':
             fragments.append(cell.source.strip())
@@ -82,7 +85,10 @@ def solution_fragments(master):
                 code = re.sub(r'#\s*SOLUTION$', '', stripped).strip()
                 if len(code) >= 12:  # shorter lines (`return x`) could appear in the prompt
                     fragments.append(code)
-    return fragments
+            else:
+                public.append(line)
+    public = '\n'.join(public)
+    return [f for f in fragments if f not in public]
 
 
 def check_no_solutions(master, student_text):
@@ -112,8 +118,35 @@ def checker_source(public_tests):
             'grader = utils.exercise_checker(' + pprint.pformat(public_tests, width=96) + ')\n')
 
 
+def tidy_answer(source):
+    """One `...` for a run of removed solution lines at the same indentation."""
+    out = []
+    for line in source.splitlines():
+        if line.strip() == '...' and out and out[-1] == line:
+            continue
+        out.append(line)
+    return '\n'.join(out)
+
+
+def check_compiles(nb, name):
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != 'code':
+            continue
+        lines = [l for l in cell.source.splitlines() if not l.lstrip().startswith(('%', '!'))]
+        try:
+            compile('\n'.join(lines), f'{name} cell {i}', 'exec')
+        except SyntaxError as err:
+            raise SystemExit(f"{name}: cell {i} of the student notebook is not valid Python after "
+                             f"removing the solution ({err.msg}, line {err.lineno}). Use '# BEGIN "
+                             f"SOLUTION' / '# END SOLUTION' lines around multi-line solution code.")
+
+
 def student_notebook(otter_student, master, name):
     nb = otter_student
+    for cell in nb.cells:
+        if cell.cell_type == 'code' and ANSWER_TAG in cell.metadata.get('tags', []):
+            cell.source = tidy_answer(cell.source)
+    check_compiles(nb, name)
     public = nb.metadata.get('otter', {}).get('tests', {})
     tagged = [c for c in nb.cells if CHECKER_TAG in c.metadata.get('tags', [])]
     if len(tagged) != 1:

@@ -1,0 +1,243 @@
+"""The exercise notebooks: generated from the masters, free of solutions, and solvable.
+
+The slow test grades each master's solutions, filled into the generated student notebook, with
+`python -m utils.grade` under the smoke profile: full marks, status ok, and every
+`grader.check` cell in the executed notebook reports its public tests passed.
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import ROOT, SHARED_DATA
+from submissions.suite import ANSWER_TAG, answer_cells, with_answers
+
+sys.path.insert(0, str(ROOT / 'scripts'))
+import make_exercises  # noqa: E402
+
+from utils import grade  # noqa: E402
+
+MASTERS = sorted((ROOT / 'instructors' / 'masters').glob('*.ipynb'))
+NAMES = [m.stem for m in MASTERS]
+EXPECTED = ['exercise_1_more_epochs', 'exercise_2_initialization',
+            'exercise_3_lenet_hyperparameters', 'exercise_4_alexnet_from_scratch']
+
+
+def student(name):
+    return nbformat.read(ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
+
+
+def test_the_four_exercises_have_masters_students_and_autograders():
+    assert NAMES == EXPECTED
+    for name in NAMES:
+        assert (ROOT / 'notebooks' / f'{name}.ipynb').is_file()
+        assert (ROOT / 'instructors' / 'autograder' / f'{name}.zip').is_file()
+    readme = (ROOT / 'instructors' / 'README.md').read_text()
+    assert 'instructors' in readme.lower() and 'make_exercises.py' in readme
+
+
+def test_committed_student_notebooks_and_autograders_are_up_to_date():
+    done = subprocess.run([sys.executable, 'scripts/make_exercises.py', '--check'], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_generation_is_deterministic():
+    first = make_exercises.build(MASTERS[0])
+    second = make_exercises.build(MASTERS[0])
+    assert first == second
+
+
+@pytest.mark.parametrize('name', EXPECTED)
+def test_student_notebook_has_no_solutions_and_is_ready_to_hand_out(name):
+    master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
+    text = (ROOT / 'notebooks' / f'{name}.ipynb').read_text()
+    fragments = make_exercises.solution_fragments(master)
+    assert len(fragments) >= 5, 'the master should have solutions to hide'
+    assert not [f for f in fragments if f in text]
+    assert 'BEGIN SOLUTION' not in text and '# SOLUTION' not in text
+    nb = student(name)
+    code = [c for c in nb.cells if c.cell_type == 'code']
+    assert 'colab-setup' in code[0].metadata.get('tags', [])
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert nb.metadata['mystnb']['execution_mode'] == 'off'  # the site shows it unexecuted
+    questions = make_exercises.questions_of(master)
+    for q in questions:
+        if not q['manual']:
+            assert any(c.source.strip() == f'grader.check("{q["name"]}")' for c in code), q
+    assert any(q['manual'] for q in questions) and any(not q['manual'] for q in questions)
+
+
+def test_book_never_builds_the_masters():
+    config = yaml.safe_load((ROOT / '_config.yml').read_text())
+    assert 'instructors' in config.get('exclude_patterns', [])
+    toc = (ROOT / '_toc.yml').read_text()
+    assert 'instructors' not in toc
+
+
+def test_public_tests_run_from_the_notebook_with_otter(tmp_path, monkeypatch):
+    """grader.check works from the generated cell alone (no notebook file, as on Colab)."""
+    monkeypatch.chdir(tmp_path)
+    nb = student('exercise_4_alexnet_from_scratch')
+    cell = next(c for c in nb.cells if 'exercise-checker' in c.metadata.get('tags', []))
+    import utils
+    scope = {'utils': utils}
+    exec(cell.source, scope)
+    grader = scope['grader']
+    import numpy as np
+    env = {'np': np, 'dropout_sample': np.where(np.arange(100000).reshape(200, 500) % 2, 2.0, 0.0)}
+    assert grader.check('q2', env).grade == 1
+    env['dropout_sample'] = np.ones((200, 500))
+    assert grader.check('q2', env).grade == 0.5
+    assert list(tmp_path.iterdir()) == [], 'checking must not write files next to the notebook'
+
+
+def solution_answers(name):
+    """The master's solution code cells, in order: what a perfect student would type."""
+    master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
+    answers, inside = [], False
+    for cell in master.cells:
+        text = cell.source.strip() if cell.cell_type == 'raw' else ''
+        if text == '# BEGIN SOLUTION':
+            inside = True
+        elif text == '# END SOLUTION':
+            inside = False
+        elif inside and cell.cell_type == 'code':
+            answers.append(cell.source)
+    return answers
+
+
+@pytest.fixture(scope='module')
+def graded_solutions(tmp_path_factory):
+    """Grade all four solved notebooks at once (two at a time: most of the time is training)."""
+    base = tmp_path_factory.mktemp('solutions')
+    runs = {}
+    for name in EXPECTED:
+        folder = base / name
+        folder.mkdir()
+        nb = with_answers(student(name), solution_answers(name))
+        nbformat.write(nb, folder / 'solved.ipynb')
+        env = dict(os.environ, FASHION_MNIST_DIR=str(SHARED_DATA))
+        cmd = [sys.executable, '-m', 'utils.grade', name, str(folder), '--out', str(base / f'{name}-out'),
+               '--profile', 'smoke', '--cell-timeout', '240', '--timeout', '420']
+        runs[name] = cmd, env
+    results, pending = {}, list(runs.items())
+    while pending:
+        batch, pending = pending[:2], pending[2:]
+        procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+                 for name, (cmd, env) in batch}
+        for name, proc in procs.items():
+            out, _ = proc.communicate(timeout=900)
+            results[name] = (proc.returncode, out, base / f'{name}-out')
+    return results
+
+
+@pytest.mark.parametrize('name', EXPECTED)
+def test_master_solutions_get_full_marks_under_smoke(graded_solutions, name):
+    code, out, folder = graded_solutions[name]
+    assert code == 0, out[-3000:]
+    with open(folder / 'grades.csv', newline='') as f:
+        (row,) = list(csv.DictReader(f))
+    feedback = (folder / 'feedback' / 'solved.md').read_text()
+    assert row['status'] == 'ok', (row, feedback)
+    assert float(row['score']) == float(row['max_score']) > 0, feedback
+    assignment = grade.find_assignment(name)
+    assert [q for q in assignment.auto] and assignment.manual
+    executed = nbformat.read(folder / 'executed' / 'solved.ipynb', as_version=4)
+    checks = [c for c in executed.cells if c.cell_type == 'code' and c.source.startswith('grader.check(')]
+    assert len(checks) == len(assignment.auto)
+    for cell in checks:
+        shown = json.dumps(cell.outputs)
+        assert 'passed' in shown and 'failed' not in shown, (cell.source, shown[:1000])
+
+
+def test_student_notebooks_render_in_a_book_with_warnings_as_errors(tmp_path):
+    """Built as the site builds them (unexecuted, -W): no warning, and no solution in the HTML."""
+    (tmp_path / 'notebooks').mkdir()
+    for name in EXPECTED:
+        (tmp_path / 'notebooks' / f'{name}.ipynb').write_bytes((ROOT / 'notebooks' / f'{name}.ipynb').read_bytes())
+    (tmp_path / 'intro.md').write_text('# Exercises\n')
+    (tmp_path / '_config.yml').write_text(
+        'title: exercises\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\n'
+        '  allow_errors: false\n')
+    chapters = ''.join(f'      - file: notebooks/{name}\n' for name in EXPECTED)
+    (tmp_path / '_toc.yml').write_text(f'format: jb-book\nroot: intro\nparts:\n  - caption: Exercises\n'
+                                       f'    chapters:\n{chapters}')
+    jb = Path(sys.executable).with_name('jupyter-book')
+    done = subprocess.run([str(jb), 'build', str(tmp_path), '-W', '-n', '--keep-going'],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in EXPECTED:
+        html = (tmp_path / '_build' / 'html' / 'notebooks' / f'{name}.html').read_text()
+        assert 'grader.check' in html and 'Type your answer here' in html
+        master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
+        import html as html_module
+        text = html_module.unescape(re_tags.sub('', html))
+        leaks = [f for f in make_exercises.solution_fragments(master) if f.splitlines()[0].strip() in text]
+        assert not leaks, leaks[:3]
+
+
+import re  # noqa: E402
+re_tags = re.compile(r'<[^>]+>')
+
+
+# ----------------------------------------------------------------------------- utils.diagnostics
+
+def test_layer_scales_measures_every_weighted_layer_before_any_update():
+    import utils
+    mx = utils.mx
+    mx.random.seed(0)
+    net = utils.lenet()
+    net.initialize(mx.init.Xavier())
+    X = mx.nd.random.uniform(shape=(8, 1, 28, 28))
+    y = mx.nd.array([0, 1, 2, 3, 4, 5, 6, 7])
+    net(X)  # parameters are created on the first forward pass
+    before = [p.data().copy() for p in net.collect_params().values()]
+    table = utils.layer_scales(net, X, y)
+    assert table['name'].tolist() == ['conv1', 'conv2', 'dense1', 'dense2']
+    assert table['layer'].tolist() == [1, 2, 3, 4]
+    assert (table[['activation_std', 'gradient_std', 'weight_std']] > 0).all().all()
+    after = [p.data() for p in net.collect_params().values()]
+    assert all((a == b).min().asscalar() for a, b in zip(before, after)), 'no update at step 0'
+    # a scaled-up last layer shows up in its own activation scale only
+    dense2 = net[-1]
+    dense2.weight.set_data(dense2.weight.data() * 10)
+    bigger = utils.layer_scales(net, X, y)
+    assert bigger['activation_std'].iloc[-1] == pytest.approx(10 * table['activation_std'].iloc[-1], rel=1e-4)
+    assert bigger['activation_std'].iloc[0] == pytest.approx(table['activation_std'].iloc[0], rel=1e-6)
+
+
+def test_batch_losses_records_each_batch_and_stops_at_a_divergence():
+    import utils
+    mx = utils.mx
+    gluon = mx.gluon
+    mx.random.seed(0)
+    X = mx.nd.random.uniform(shape=(64, 1, 28, 28))
+    y = mx.nd.array(list(range(10)) * 6 + [0, 1, 2, 3])
+    data = [(X[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]  # 4 batches per pass
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    calls = []
+
+    def poisoned(output, label):  # the third batch's loss is NaN, as after a divergence
+        calls.append(1)
+        value = loss(output, label)
+        return value * float('nan') if len(calls) == 3 else value
+
+    for loss_fn, expected in ((loss, 6), (poisoned, 3)):
+        net = utils.lenet()
+        net.initialize(mx.init.Xavier())
+        trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.01})
+        curve = utils.batch_losses(net, data, loss_fn, trainer, mx.cpu(), 6)
+        assert list(curve.columns) == ['batch', 'loss', 'train_acc']
+        assert curve['batch'].tolist() == list(range(expected))  # 6: runs on past one pass
+        finite = curve['loss'].map(lambda v: v == v and abs(v) != float('inf'))
+        assert finite.iloc[:-1].all() and finite.iloc[-1] == (expected == 6)
+    with pytest.raises(ValueError, match='no batches'):
+        utils.batch_losses(net, [], loss, trainer, mx.cpu(), 3)

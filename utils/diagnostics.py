@@ -1,0 +1,80 @@
+"""Looking inside a network before and during its first steps (used by the exercises).
+
+- `layer_scales`: for each layer with weights, the spread (standard deviation) of its output and of
+  its weight gradient on one batch, before any update ("step 0"). This shows whether an
+  initialization keeps the signal and the gradients at a usable size through the depth.
+- `batch_losses`: the loss and accuracy of every batch of the first steps, to see a curve inside
+  the first epoch (a per-epoch history has a single point there) and the step where it diverges.
+"""
+import math
+
+import pandas as pd
+
+from .compat import import_mxnet
+
+mx = import_mxnet()
+nd, autograd, nn = mx.nd, mx.autograd, mx.gluon.nn
+
+
+def _weighted_layers(net):
+    """(name, block) for every Conv2D/Dense of a Sequential network: conv1.., dense1.."""
+    counts, out = {}, []
+    for block in net:
+        kind = 'conv' if isinstance(block, nn.Conv2D) else 'dense' if isinstance(block, nn.Dense) else None
+        if kind:
+            counts[kind] = counts.get(kind, 0) + 1
+            out.append((f'{kind}{counts[kind]}', block))
+    return out
+
+
+def layer_scales(net, X, y, loss=None):
+    """DataFrame, one row per Conv2D/Dense layer in order: layer (1, 2, ...), name, activation_std
+    (its output, after its ReLU), gradient_std (of its weights) and weight_std, on the batch (X, y)
+    before any update. Dropout is off (prediction mode), so the numbers do not depend on chance.
+
+    net: an initialized Sequential/HybridSequential (not hybridized: each layer is run in turn).
+    """
+    loss = loss or mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    layers = dict((id(block), name) for name, block in _weighted_layers(net))
+    if not layers:
+        raise ValueError("the network has no Conv2D or Dense layer to measure")
+    activations = {}
+    with autograd.record(train_mode=False):
+        h = X
+        for block in net:
+            h = block(h)
+            if id(block) in layers:
+                activations[layers[id(block)]] = h
+        batch_loss = loss(h, y)
+    batch_loss.backward()
+    rows = []
+    for i, (name, block) in enumerate(_weighted_layers(net), 1):
+        rows.append(dict(layer=i, name=name,
+                         activation_std=float(activations[name].asnumpy().std()),
+                         gradient_std=float(block.weight.grad().asnumpy().std()),
+                         weight_std=float(block.weight.data().asnumpy().std())))
+    return pd.DataFrame(rows)
+
+
+def batch_losses(net, train_data, loss, trainer, ctx, num_batches):
+    """Train for (at most) `num_batches` batches and return a DataFrame with one row per batch:
+    batch, loss (mean over the batch), train_acc. Stops after the first batch whose loss is not
+    finite (that row is kept, so a divergence shows as its last row)."""
+    rows = []
+    while len(rows) < num_batches:
+        before = len(rows)
+        for X, y in train_data:
+            X, y = X.as_in_context(ctx), y.as_in_context(ctx)
+            with autograd.record():
+                output = net(X)
+                batch_loss = loss(output, y)
+            batch_loss.backward()
+            trainer.step(X.shape[0])
+            value = batch_loss.mean().asscalar()
+            acc = (output.argmax(axis=1) == y.astype('float32')).mean().asscalar()
+            rows.append(dict(batch=len(rows), loss=float(value), train_acc=float(acc)))
+            if not math.isfinite(value) or len(rows) >= num_batches:
+                return pd.DataFrame(rows)
+        if len(rows) == before:
+            raise ValueError("train_data yielded no batches")
+    return pd.DataFrame(rows)
