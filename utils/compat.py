@@ -233,7 +233,7 @@ CUDA11_LIBRARIES = (
 )
 CUDA11_DIR_ENV = 'COURSE_CUDA11_DIR'
 COLAB_CUDA11_DIR = '/content/cuda11'  # where the Colab set-up cell installs them
-# Frameworks that bring CUDA-12 copies of libcurand.so.10, libcusolver.so.11, libnccl.so.2 (same sonames).
+# Frameworks that bring CUDA-12 or CUDA-13 copies of libcurand.so.10, libcusolver.so.11, libnccl.so.2 (same sonames).
 CONFLICTING_FRAMEWORKS = ('torch', 'tensorflow', 'jax', 'cupy')
 
 
@@ -303,7 +303,7 @@ def check_no_conflicts(folder, libraries=CUDA11_LIBRARIES):
             what.append("other copies of MXNet's CUDA libraries are already loaded: " + ', '.join(foreign))
         raise FrameworkAlreadyLoaded(
             f"MXNet's CUDA-11 libraries must be loaded first, but {'; '.join(what)}. Those frameworks "
-            "bring CUDA-12 libraries with the same sonames, and the first copy loaded wins, so MXNet "
+            "bring their own CUDA-12 or CUDA-13 libraries with the same sonames, and the first copy loaded wins, so MXNet "
             "would run on the wrong ones. "
             "Restart the runtime (Colab: Runtime > Restart session) and import utils (the notebook's "
             "first cells) before torch, tensorflow or jax.")
