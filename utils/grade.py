@@ -516,9 +516,55 @@ def main(argv=None):
     warning = isolation_warning()
     if warning:
         print(f'warning: {warning}', file=sys.stderr)
+    try:
+        for note in preflight(assignment, args):
+            print(f'warning: {note}', file=sys.stderr)
+    except GraderError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     grade_folder(assignment, submissions, args)
     print(f"Wrote {out / 'grades.csv'} and {out / 'feedback'}/")
     return 0
+
+
+PREFLIGHT = '''
+readable = []
+for path in {paths!r}:
+    try:
+        with open(path, 'rb') as f:
+            f.read(1)
+        readable.append(path)
+    except OSError:
+        pass
+ready = 1
+'''
+
+
+def preflight(assignment, args):
+    """Run a two-line notebook in the sandbox before grading anything: if that fails, the grader
+    cannot run (exit 2) rather than mark every submission as broken. Returns warnings."""
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        PREFLIGHT.format(paths=[str(assignment.path.resolve())]))])
+    with tempfile.TemporaryDirectory(prefix='grade-preflight-') as private:
+        run = sandbox().run_notebook(nbformat.writes(nb), 'preflight.ipynb', cell_timeout=120,
+                                     total_timeout=180, memory_bytes=args.memory_mb * 2**20,
+                                     copy_dirs=[], read_only=args.read_only, env=args.kernel_env,
+                                     private_dir=os.path.join(private, 'export'))
+        summary = run['summary'] or {}
+        namespace = {}
+        if run['exported']:
+            namespace, _ = sandbox().read_exported(os.path.join(private, 'export'))
+    if namespace.get('ready') != 1:
+        problem = summary.get('worker_error') or summary.get('dead_kernel') or \
+            (summary.get('errors') or [None])[0] or run['stderr_tail'].strip()[-500:] or \
+            f"worker exit code {run['exit']}"
+        raise GraderError(f"the sandbox cannot run a notebook on this machine: {problem}")
+    notes = list(summary.get('notes') or [])
+    if namespace.get('readable'):
+        notes.append('submissions can read the autograder file: keep it where the sandbox user '
+                     'cannot read it (run as root, or on a kernel with Landlock)')
+    return notes
 
 
 def isolation_warning():

@@ -465,14 +465,20 @@ def worker_main(config_path):
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 70)
         # Inside: PID 1 of the new namespace; everything below dies with us.
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _mount(None, '/', None, MS_REC | MS_PRIVATE)
-        _mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        try:
+            _mount(None, '/', None, MS_REC | MS_PRIVATE)
+            _mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError as err:  # e.g. a container that forbids it: /proc still shows the host
+            notes.append(f'own /proc not mounted ({err})')
     read_only, read_write, devices = isolation_paths(config)
     if is_root:
         _chown_tree(folder, UNPRIVILEGED_USER)
         if mode:
-            make_reachable([p for p in read_only + [folder] if os.path.exists(p)])
-        drop_to(UNPRIVILEGED_USER)
+            try:
+                make_reachable([p for p in read_only + [folder] if os.path.exists(p)])
+            except OSError as err:
+                notes.append(f'could not expose the Python installation to {UNPRIVILEGED_USER} ({err})')
+        drop_to(UNPRIVILEGED_USER)  # must work: never run a submission as root
         _prctl(PR_SET_DUMPABLE, 0)
     try:
         apply_landlock(read_only, read_write, devices)
