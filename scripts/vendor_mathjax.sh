@@ -12,8 +12,16 @@ DEST="$ROOT/book/_mathjax/mathjax"
 
 installed="$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$PKG/package.json" 2>/dev/null | head -1 || true)"
 if [ "$installed" != "$VERSION" ]; then
-  command -v npm >/dev/null 2>&1 || {
-    echo "npm is needed once to fetch MathJax (Debian: apt-get install npm)." >&2; exit 1; }
+  if ! command -v npm >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; }; then
+      echo "Installing npm (Debian package) to fetch MathJax once"
+      $SUDO apt-get update -qq && $SUDO apt-get install -y -qq npm >/dev/null
+    else
+      echo "npm is needed once to fetch MathJax: install Node.js/npm (Debian: apt-get install npm)." >&2
+      exit 1
+    fi
+  fi
   echo "Fetching mathjax@$VERSION from npm into $NPM_DIR"
   mkdir -p "$NPM_DIR"
   npm install --silent --no-save --no-package-lock --no-audit --no-fund \
