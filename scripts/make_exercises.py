@@ -222,9 +222,13 @@ def main(argv=None):
         student_text, zip_bytes = build(master)
         student_path, zip_path = targets(master.stem)
         if args.check:
-            for path, data in ((student_path, student_text.encode()), (zip_path, zip_bytes)):
-                if not path.exists() or path.read_bytes() != data:
-                    stale.append(path.relative_to(ROOT))
+            # Notebooks compare by content, so that another tool's JSON formatting (e.g.
+            # scripts/colab_cell.py --write) does not count as a change; zips byte for byte.
+            if not student_path.exists() or nbformat.reads(student_path.read_text(encoding='utf-8'), 4) \
+                    != nbformat.reads(student_text, 4):
+                stale.append(student_path.relative_to(ROOT))
+            if not zip_path.exists() or zip_path.read_bytes() != zip_bytes:
+                stale.append(zip_path.relative_to(ROOT))
         else:
             AUTOGRADERS.mkdir(parents=True, exist_ok=True)
             student_path.write_text(student_text, encoding='utf-8')
