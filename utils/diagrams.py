@@ -47,7 +47,7 @@ def draw_architecture(net, input_shape, ax=None, title=None, scale=None):
                                     facecolor=COLORS.get(kind, '#8172b3'), edgecolor='none'))
         dims = '×'.join(str(d) for d in shape)
         extra = f"   ({_short(params)} params)" if params else ''
-        ax.text(width + 0.03, -i, f"{name}  →  {dims}{extra}", va='center', fontsize=8)
+        ax.text(width + 0.03, -i, f"{name}  →  {dims}{extra}", va='center', fontsize=8.5)
     ax.set_xlim(0, 2.6)
     ax.set_ylim(-len(rows) + 0.4, 0.8)
     ax.axis('off')
@@ -57,19 +57,19 @@ def draw_architecture(net, input_shape, ax=None, title=None, scale=None):
 
 
 def compare_architectures(nets):
-    """Side-by-side diagrams of several networks: `{title: (net, input_shape)}`; returns the figure.
-    All bars share one scale, so bar lengths compare across networks."""
+    """Diagrams of several networks, one above the other: `{title: (net, input_shape)}`; returns
+    the figure. All bars share one scale, so bar lengths compare across networks."""
     rows = {title: _rows(net, shape) for title, (net, shape) in nets.items()}
     scale = max(math.log10(max(math.prod(s), 1)) for r in rows.values() for _, s, _ in r)
-    height = max(len(r) for r in rows.values())
-    fig, axes = plt.subplots(1, len(nets), figsize=(6.2 * len(nets), 0.38 * height + 1.2),
+    counts = [len(r) for r in rows.values()]
+    fig, axes = plt.subplots(len(nets), 1, figsize=(7.5, 0.3 * sum(counts) + 0.7 * len(nets) + 0.8),
+                             gridspec_kw={'height_ratios': [c + 1.5 for c in counts]},
                              squeeze=False)
-    for ax, (title, (net, shape)) in zip(axes[0], nets.items()):
+    for ax, (title, (net, shape)) in zip(axes[:, 0], nets.items()):
         draw_architecture(net, shape, ax=ax, title=title, scale=scale)
-        ax.set_ylim(-height + 0.4, 0.8)
     fig.legend(handles=[Patch(color=COLORS[k], label=label) for k, label in LEGEND],
-               loc='lower center', ncol=len(LEGEND), fontsize=8, frameon=False)
-    fig.text(0.5, 0.045, 'bar length: log of the numbers a layer outputs per image',
-             ha='center', fontsize=8, color='#555555')
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+               loc='lower center', ncol=len(LEGEND), fontsize=8, frameon=False,
+               title='bar length: log of the numbers a layer outputs per image',
+               title_fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
