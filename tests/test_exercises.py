@@ -6,7 +6,9 @@ The slow test grades each master's solutions, filled into the generated student 
 """
 import csv
 import json
+import html as html_module
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SHARED_DATA
-from submissions.suite import ANSWER_TAG, answer_cells, with_answers
+from submissions.suite import with_answers
 
 sys.path.insert(0, str(ROOT / 'scripts'))
 import make_exercises  # noqa: E402
@@ -178,14 +180,9 @@ def test_student_notebooks_render_in_a_book_with_warnings_as_errors(tmp_path):
         html = (tmp_path / '_build' / 'html' / 'notebooks' / f'{name}.html').read_text()
         assert 'grader.check' in html and 'Type your answer here' in html
         master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
-        import html as html_module
-        text = html_module.unescape(re_tags.sub('', html))
+        text = html_module.unescape(re.sub(r'<[^>]+>', '', html))
         leaks = [f for f in make_exercises.solution_fragments(master) if f.splitlines()[0].strip() in text]
         assert not leaks, leaks[:3]
-
-
-import re  # noqa: E402
-re_tags = re.compile(r'<[^>]+>')
 
 
 # ----------------------------------------------------------------------------- utils.diagnostics

@@ -5,7 +5,6 @@ returns {file name: expectation}. Answers are filled in by replacing the student
 `otter_answer_cell`s (the `...` placeholders) with code, as a student would.
 """
 import copy
-import json
 from pathlib import Path
 
 import nbformat
@@ -66,13 +65,11 @@ def build_suite(student_nb_path, correct, partly, folder, *, autograder, sentine
          status='error', reason_has='MemoryError', full=True)
     flood = "for i in range(100):\n    print('x' * 2**20, flush=True)  # 100 MB of output, 1 MB at a time"
     save('huge_output.ipynb', with_answers(student, correct, extra_cells=[flood]), status='ok', full=True)
-    text = json.dumps(nbformat.writes(with_answers(student, correct)))
     (folder / 'corrupt_json.ipynb').write_text(nbformat.writes(with_answers(student, correct))[:-200])
     cases['corrupt_json.ipynb'] = dict(status='unreadable', zero=True)
     (folder / 'empty.ipynb').write_bytes(b'')
     cases['empty.ipynb'] = dict(status='unreadable', zero=True)
-    (folder / 'not_a_notebook.ipynb').write_text('{"hello": "this is JSON, but not a notebook"}\n'
-                                                  if text else '')
+    (folder / 'not_a_notebook.ipynb').write_text('{"hello": "this is JSON, but not a notebook"}\n')
     cases['not_a_notebook.ipynb'] = dict(status='unreadable', zero=True)
     delete = (f"import os, shutil\nfor target in [{str(sentinel)!r}, {str(Path(sentinel).parent)!r}]:\n"
               "    try:\n        os.remove(target)\n    except Exception as err:\n        print('remove', err)\n"
