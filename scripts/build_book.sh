@@ -16,6 +16,8 @@ if [ -z "${FASHION_MNIST_DIR:-}" ] && [ -d "$ROOT/../shared/fashion-mnist" ]; th
 fi
 PROFILE="$(python -c 'import utils; print(utils.active_profile())' | tail -1)"
 export COURSE_PROFILE="$PROFILE"
+# No tqdm widgets in the built pages: they would load JavaScript from the internet.
+export COURSE_PROGRESS=0
 export MPLBACKEND="${MPLBACKEND:-module://matplotlib_inline.backend_inline}"
 
 # The execution cache is keyed by notebook content only, so outputs made under another profile,

@@ -148,3 +148,13 @@ def test_settings_for_profile_picks_the_active_one_and_says_if_reduced(monkeypat
         utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1}, smoke={'batch': 1})
     with pytest.raises(ValueError, match='missing'):
         utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1})
+
+
+def test_the_progress_bar_is_on_by_default_and_off_for_the_book_build(monkeypatch):
+    monkeypatch.delenv('COURSE_PROGRESS', raising=False)
+    bar = training._progress(10, 'epoch 0', None)
+    assert bar is not None
+    bar.close()
+    monkeypatch.setenv('COURSE_PROGRESS', '0')  # set by scripts/build_book.sh
+    assert training._progress(10, 'epoch 0', None) is None
+    assert training._progress(10, 'epoch 0', False) is None

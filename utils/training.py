@@ -8,6 +8,7 @@ Mixed precision (`amp=True`, off by default) uses MXNet's AMP: float16 on a GPU,
 (MXNet has no float16 matrix multiply on CPUs), with MXNet's dynamic loss scaling.
 """
 import math
+import os
 import time
 
 import numpy as np
@@ -84,6 +85,10 @@ def _describe(train_data, test_data, num_epochs):
 
 
 def _progress(total, desc, enabled):
+    if enabled is None:
+        # The book build sets COURSE_PROGRESS=0: a notebook progress widget needs JavaScript from
+        # the internet on the static site. Students running a notebook get the bar.
+        enabled = os.environ.get('COURSE_PROGRESS', '1') != '0'
     if not enabled:
         return None
     from tqdm.auto import tqdm
@@ -95,12 +100,13 @@ class _Diverged(Exception):
 
 
 def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
-          progress=True, live_plot=False, amp=False):
+          progress=None, live_plot=False, amp=False):
     """Train `net` for `num_epochs` epochs; print one line per epoch; return the history.
 
     Returns a pandas DataFrame with columns epoch, loss, train_acc, test_acc, seconds,
     examples_per_sec (seconds is wall time including data loading). Stops early, returning the
     epochs so far, if the loss becomes NaN/infinite (message says why) or on Ctrl-C.
+    progress: tqdm bar over the batches (default: on, unless $COURSE_PROGRESS is 0).
     amp=True trains in mixed precision (see `enable_amp`); MXNet's loss scaler then reads one
     overflow flag from the device per batch.
     """
