@@ -388,3 +388,12 @@ def test_gpu_probe_script_reports_the_decision(standins, tmp_path):
         {'gpu': 'NVIDIA H100 80GB HBM3 (compute capability 9.0)', 'mxnet_code': None}]
     assert report['colab_cell_would_install'] == 'mxnet==1.9.1'
     assert report['with_gpu_build']['usable'] is False and 'Using the CPU' in report['with_gpu_build']['message']
+
+
+def test_mxnet_gets_one_thread_per_physical_core_unless_the_user_chose(monkeypatch):
+    cores = compat.physical_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    assert compat.default_cpu_threads() == cores and os.environ['OMP_NUM_THREADS'] == str(cores)
+    monkeypatch.setenv('OMP_NUM_THREADS', '7')
+    assert compat.default_cpu_threads() == 7

@@ -416,11 +416,43 @@ def prepare_gpu_mxnet(libcuda=None):
     return status
 
 
+def physical_cores():
+    """Physical CPU cores this process may use (hyperthread siblings counted once)."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else set(range(os.cpu_count() or 1))
+    cores, cpu, phys = set(), None, None
+    try:
+        with open('/proc/cpuinfo') as info:
+            for line in info:
+                key, _, value = line.partition(':')
+                key = key.strip()
+                if key == 'processor':
+                    cpu, phys = int(value), None
+                elif key == 'physical id':
+                    phys = value.strip()
+                elif key == 'core id' and cpu in allowed:
+                    cores.add((phys, value.strip()))
+    except OSError:
+        pass
+    return len(cores) or len(allowed)
+
+
+def default_cpu_threads():
+    """Give MXNet one OpenMP thread per physical core unless the user chose (OMP_NUM_THREADS).
+
+    MXNet 1.9 otherwise uses half the logical CPUs, assuming hyperthreading: on a 2-core machine
+    without it that is one thread, half the machine. Must run before `import mxnet`.
+    """
+    if 'OMP_NUM_THREADS' not in os.environ:
+        os.environ['OMP_NUM_THREADS'] = str(physical_cores())
+    return int(os.environ['OMP_NUM_THREADS'])
+
+
 def import_mxnet():
     """Import MXNet through the compatibility layer and return the module."""
     global GPU_STATUS
     patch_numpy()
     if 'mxnet' not in sys.modules and GPU_STATUS is None:
+        default_cpu_threads()
         GPU_STATUS = prepare_gpu_mxnet()
         if GPU_STATUS.message:
             print(GPU_STATUS.message)
