@@ -158,3 +158,25 @@ def test_the_progress_bar_is_on_by_default_and_off_for_the_book_build(monkeypatc
     monkeypatch.setenv('COURSE_PROGRESS', '0')  # set by scripts/build_book.sh
     assert training._progress(10, 'epoch 0', None) is None
     assert training._progress(10, 'epoch 0', False) is None
+
+
+def test_live_plot_draws_one_figure_that_is_updated_in_place(real_data_dir, tmp_path):
+    import nbclient
+    import nbformat
+    from conftest import ROOT
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import utils\n"
+        "from mxnet import gluon, init\n"
+        f"tr, te = utils.load_data_fashion_mnist(64, root={str(real_data_dir)!r}, "
+        "train_examples=256, test_examples=128)\n"
+        "net = utils.lenet(); net.initialize(init.Xavier())\n"
+        "t = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.5})\n"
+        "h = utils.train(tr, te, net, gluon.loss.SoftmaxCrossEntropyLoss(), t, utils.try_gpu(), 3,\n"
+        "                progress=False, live_plot=True)")]
+    nbclient.NotebookClient(nb, timeout=300, resources={'metadata': {'path': str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    figures = [o for o in outputs if o.output_type == 'display_data' and 'image/png' in o.data]
+    text = ''.join(o.get('text', '') for o in outputs if o.output_type == 'stream')
+    assert len(figures) == 1, "one figure, redrawn after every epoch, not one per epoch"
+    assert text.count('Epoch ') == 3
