@@ -12,7 +12,7 @@ For each instructors/masters/<name>.ipynb (an otter-grader 7 master notebook) th
   so `grader.check("q1")` works offline and on Colab; no outputs; stable cell ids; the book shows
   it unexecuted (`mystnb.execution_mode: off`). The build fails if any solution text survives.
 - autograder: otter's zip (public + hidden tests), re-packed with fixed timestamps, plus
-  course_questions.json (every question, its points, written or auto-graded) for utils.grade.
+  course_questions.json (every question, its points, written or auto-graded) for grading.
 """
 import argparse
 import io

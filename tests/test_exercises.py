@@ -1,7 +1,7 @@
 """The exercise notebooks: generated from the masters, free of solutions, and solvable.
 
 The slow test grades each master's solutions, filled into the generated student notebook, with
-`python -m utils.grade` under the smoke profile: full marks, status ok, and every
+`python -m grading` under the smoke profile: full marks, status ok, and every
 `grader.check` cell in the executed notebook reports its public tests passed.
 """
 import csv
@@ -23,7 +23,7 @@ from submissions.suite import with_answers
 sys.path.insert(0, str(ROOT / 'scripts'))
 import make_exercises  # noqa: E402
 
-from utils import grade  # noqa: E402
+from grading import grade  # noqa: E402
 
 MASTERS = sorted((ROOT / 'instructors' / 'masters').glob('*.ipynb'))
 NAMES = [m.stem for m in MASTERS]
@@ -126,7 +126,7 @@ def graded_solutions(tmp_path_factory):
         nb = with_answers(student(name), solution_answers(name))
         nbformat.write(nb, folder / 'solved.ipynb')
         env = dict(os.environ, FASHION_MNIST_DIR=str(SHARED_DATA))
-        cmd = [sys.executable, '-m', 'utils.grade', name, str(folder), '--out', str(base / f'{name}-out'),
+        cmd = [sys.executable, '-m', 'grading', name, str(folder), '--out', str(base / f'{name}-out'),
                '--profile', 'smoke', '--cell-timeout', '240', '--timeout', '420']
         runs[name] = cmd, env
     results, pending = {}, list(runs.items())

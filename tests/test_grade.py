@@ -1,4 +1,4 @@
-"""`python -m utils.grade` on a suite of good, broken and hostile submissions.
+"""`python -m grading` on a suite of good, broken and hostile submissions.
 
 The suite is graded against a tiny assignment (tests/submissions/tiny_master.ipynb, built with
 scripts/make_exercises.py) so that each run costs seconds; the exercises' own autograders are
@@ -22,7 +22,7 @@ from submissions.suite import build_suite
 sys.path.insert(0, str(ROOT / 'scripts'))
 import make_exercises  # noqa: E402
 
-from utils import grade, sandbox  # noqa: E402
+from grading import grade, sandbox  # noqa: E402
 
 TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 CELL_TIMEOUT = 20
@@ -36,7 +36,7 @@ ISOLATED = os.geteuid() == 0 or sandbox.landlock_abi() >= 1
 
 def run_grader(*args, **kw):
     env = dict(os.environ, FASHION_MNIST_DIR=str(SHARED_DATA))
-    return subprocess.run([sys.executable, '-m', 'utils.grade', *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, '-m', 'grading', *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, env=env, **kw)
 
 

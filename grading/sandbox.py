@@ -1,8 +1,8 @@
 """Run one untrusted notebook in a throw-away folder, with limits, and hand back plain data.
 
-Used by `utils.grade`. The grader (parent) prepares a folder and starts this file as a script:
+Used by `grading.grade`. The grader (parent) prepares a folder and starts this file as a script:
 
-    python -I -B utils/sandbox.py CONFIG.json
+    python -I -B grading/sandbox.py CONFIG.json
 
 The worker then, before any submission code runs:
 - sets resource limits (address space = the memory cap, CPU seconds, file size, no core dumps);
@@ -17,7 +17,7 @@ The worker then, before any submission code runs:
 Then it executes the notebook cell by cell with nbclient (per-cell and total time limits, output
 capped), and finally asks the kernel to write its variables as *plain data* (JSON + .npz, no
 pickle) into the folder. The parent reads those files with `read_exported`, which trusts nothing
-in them, and runs the tests in a separate process (`utils.grade`): test code never enters the
+in them, and runs the tests in a separate process (`grading.grade`): test code never enters the
 folder, and nothing the submission defines (functions, objects with a custom `__eq__`) reaches
 the tests.
 

@@ -1,6 +1,6 @@
 """Grade a folder of submitted exercise notebooks against one assignment's autograder.
 
-    python -m utils.grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR
+    python -m grading ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR
 
 ASSIGNMENT: an assignment name (`exercise_1_more_epochs`, or a unique prefix like `exercise_1`)
 looked up in instructors/autograder/, or the path of an autograder .zip made by
@@ -10,7 +10,7 @@ For every `*.ipynb` in SUBMISSIONS_DIR, in name order:
 1. the notebook is read and checked (status `unreadable` if it is not a notebook);
 2. it runs in a fresh temporary folder, as `nobody` when the grader runs as root, with a per-cell
    and a total time limit and a memory cap, walled off from the rest of the machine
-   (see utils/sandbox.py); afterwards its variables are exported as plain data;
+   (see grading/sandbox.py); afterwards its variables are exported as plain data;
 3. a separate process, outside that folder, runs the public and hidden tests against that data.
    The tests are never copied where the submission's code runs.
 Writes OUT_DIR/grades.csv (rewritten atomically after each submission, so it is always complete
@@ -22,7 +22,7 @@ was graded), timeout (a cell or the whole notebook hit its limit), killed (the k
 `os._exit` or a crash), unreadable (not a notebook). Exit code 0 whatever the submissions did;
 2 when the grader itself cannot run (missing assignment or folder).
 
-This module runs twice more as a script (`python utils/grade.py --run-tests`): the test process.
+This module runs twice more as a script (`python grading/grade.py --run-tests`): the test process.
 It must not import the `utils` package at module level (that would import MXNet in every process).
 """
 import argparse
@@ -144,7 +144,7 @@ def run_tests_main():
     job = json.loads(sys.stdin.read())
     os.environ.setdefault('MPLBACKEND', 'Agg')
     sys.path.insert(0, job['sandbox_module_dir'])
-    import sandbox  # noqa: E402  (utils/sandbox.py, standard library at import)
+    import sandbox  # noqa: E402  (grading/sandbox.py, standard library at import)
     try:
         namespace, skipped = sandbox.read_exported(job['private_dir'])
     except Exception as err:  # tampered or truncated export: nothing to grade
@@ -457,7 +457,9 @@ def data_folder():
     if default.is_dir():
         return str(default)
     try:  # the submissions run without network: fetch the data once, here
-        from .data import ensure_downloaded
+        # utils.data imports MXNet: only when the grader really has to download.
+        sys.path.insert(0, str(ROOT))
+        from utils.data import ensure_downloaded
         return str(ensure_downloaded())
     except Exception as err:
         print(f"warning: no Fashion-MNIST data ({err}); notebooks that load it will fail. "
@@ -466,7 +468,7 @@ def data_folder():
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog='python -m utils.grade', description=__doc__.split('\n\n')[0])
+    p = argparse.ArgumentParser(prog='python -m grading', description=__doc__.split('\n\n')[0])
     p.add_argument('assignment', help='assignment name (e.g. exercise_1_more_epochs) or autograder .zip')
     p.add_argument('submissions', help='folder with the submitted .ipynb files')
     p.add_argument('--out', required=True, help='folder for grades.csv, feedback/ and executed/')

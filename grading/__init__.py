@@ -1,0 +1,5 @@
+"""The course's batch grader: `python -m grading ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR`.
+
+Kept apart from `utils/` (what student notebooks import): nothing here is imported by a student
+notebook, and starting the grader imports neither MXNet, pandas nor matplotlib.
+"""
