@@ -9,6 +9,7 @@ mx = import_mxnet()
 
 from .devices import try_gpu, gpu_available  # noqa: E402
 from .profiles import active_profile, settings_for_profile  # noqa: E402
+from .recipes import settings_for, RECIPES  # noqa: E402
 from .data import load_data_fashion_mnist, CLASS_NAMES, DatasetError  # noqa: E402
 from .training import train, evaluate_accuracy  # noqa: E402
 from .plotting import plot_history, show_images  # noqa: E402

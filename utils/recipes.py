@@ -1,0 +1,110 @@
+"""Every notebook's settings, per profile, in one place (the LeNet and AlexNet recipes first).
+
+Standard library only, so the grader's test process can read the same settings a notebook ran
+with (by profile name) without importing MXNet. A notebook reads its own entry:
+
+    settings = utils.settings_for('01_lenet')      # namespace: profile, is_reduced, full, ...
+
+`settings.full` is the full-profile dict, which `utils.profile_note(settings)` compares against.
+"""
+from types import SimpleNamespace
+
+PROFILES = ('smoke', 'cpu', 'full')
+
+# The two training recipes the course teaches. Every page that trains LeNet or AlexNet starts
+# from these (the chapters state them in one table: `recipe_table()`); a page that departs from
+# them says so.
+LENET = dict(init='default', learning_rate=0.5, batch_size=256, epochs=10, resize=28)
+ALEXNET = dict(init='xavier', learning_rate=0.01, batch_size=128, epochs=10, resize=224)
+RECIPES = {'LeNet': LENET, 'AlexNet': ALEXNET}
+
+
+def _reduce(full, **changes):
+    unknown = set(changes) - set(full)
+    if unknown:
+        raise KeyError(f"reduction names settings the full run does not have: {sorted(unknown)}")
+    return dict(full, **changes)
+
+
+# notebook name -> {profile: settings}. Every profile names the same keys.
+_full = dict(train_examples=None, test_examples=None, batch_size=LENET['batch_size'],
+             learning_rate=LENET['learning_rate'], epochs=LENET['epochs'])
+NOTEBOOKS = {
+    '01_lenet': {'full': _full, 'cpu': dict(_full),
+                 'smoke': _reduce(_full, train_examples=256, test_examples=128, epochs=2)},
+}
+_full = dict(train_examples=None, test_examples=None, batch_size=LENET['batch_size'],
+             epochs=LENET['epochs'], linear_learning_rate=0.1,
+             lenet_learning_rate=LENET['learning_rate'])
+NOTEBOOKS['02_learning_representations'] = {
+    'full': _full, 'cpu': dict(_full),
+    'smoke': _reduce(_full, train_examples=256, test_examples=128, epochs=2)}
+_full = dict(matmul_size=2048, repeats=5, bandwidth_megabytes=256,
+             lenet_batch=LENET['batch_size'], alexnet_batch=ALEXNET['batch_size'], timing_steps=3)
+NOTEBOOKS['03_missing_ingredients'] = {
+    'full': _full,
+    'cpu': _reduce(_full, matmul_size=1024, bandwidth_megabytes=128, alexnet_batch=16),
+    'smoke': _reduce(_full, matmul_size=512, repeats=2, bandwidth_megabytes=32, lenet_batch=64,
+                     alexnet_batch=4, timing_steps=1)}
+_full = dict(batch_size=ALEXNET['batch_size'], timed_batches=20)
+NOTEBOOKS['05_data_at_224'] = {
+    'full': _full, 'cpu': _reduce(_full, batch_size=32, timed_batches=10),
+    'smoke': _reduce(_full, batch_size=16, timed_batches=2)}
+_full = dict(resize=ALEXNET['resize'], train_examples=None, test_examples=None,
+             batch_size=ALEXNET['batch_size'], learning_rate=ALEXNET['learning_rate'],
+             epochs=ALEXNET['epochs'])
+NOTEBOOKS['06_training_alexnet'] = {
+    'full': _full,
+    'cpu': _reduce(_full, train_examples=1500, test_examples=500, batch_size=32,
+                   learning_rate=0.03, epochs=3),
+    'smoke': _reduce(_full, resize=96, train_examples=128, test_examples=64, batch_size=32,
+                     learning_rate=0.03, epochs=2)}
+
+# Exercises (the grader's hidden tests read these too, for the profile they graded under).
+_full = dict(image_size=224, train_examples=None, test_examples=None, epochs=10,
+             alexnet_batch=64, alexnet_lr=0.01, lenet_batch=256, lenet_lr=0.5)
+NOTEBOOKS['exercise_1_more_epochs'] = {
+    'full': _full,
+    'cpu': _reduce(_full, image_size=67, train_examples=6000, test_examples=2000, epochs=8,
+                   alexnet_batch=32, alexnet_lr=0.03, lenet_lr=0.2),
+    'smoke': _reduce(_full, image_size=67, train_examples=512, test_examples=256, epochs=3,
+                     alexnet_batch=32, alexnet_lr=0.03, lenet_lr=0.2)}
+_full = dict(image_size=224, batch_size=64, lr=0.01, train_examples=None, test_examples=None,
+             curve_batches=300, zero_batches=300)
+NOTEBOOKS['exercise_2_initialization'] = {
+    'full': _full,
+    'cpu': _reduce(_full, image_size=67, train_examples=6400, test_examples=1000,
+                   curve_batches=60, zero_batches=60),
+    'smoke': _reduce(_full, image_size=67, train_examples=512, test_examples=256,
+                     curve_batches=8, zero_batches=6)}
+_full = dict(image_size=224, train_examples=None, test_examples=None, epochs=5,
+             curve_batches=50, lenet_lr=0.5, lenet_batch=256)
+NOTEBOOKS['exercise_3_lenet_hyperparameters'] = {
+    'full': _full,
+    'cpu': _reduce(_full, image_size=67, train_examples=5120, test_examples=1000, epochs=2,
+                   curve_batches=20),
+    'smoke': _reduce(_full, image_size=67, train_examples=1536, test_examples=256, epochs=2,
+                     curve_batches=6)}
+_full = dict(image_size=224, check_batch=4, train_batch=64, train_steps=20, lr=0.01)
+NOTEBOOKS['exercise_4_alexnet_from_scratch'] = {
+    'full': _full, 'cpu': _reduce(_full, train_batch=32, train_steps=10),
+    'smoke': _reduce(_full, image_size=67, train_batch=32, train_steps=5)}
+del _full
+
+
+def settings_for(notebook, profile=None):
+    """This notebook's settings under `profile` (default: the active one), as a namespace.
+
+    Attributes: every setting, plus `profile`, `is_reduced` (True unless full) and `full` (the
+    full-profile dict, for `profile_note`).
+    """
+    if notebook not in NOTEBOOKS:
+        raise KeyError(f"no settings for {notebook!r}; known: {', '.join(sorted(NOTEBOOKS))}")
+    if profile is None:
+        from .profiles import active_profile  # may probe the GPU: only when not told
+        profile = active_profile()
+    if profile not in PROFILES:
+        raise ValueError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
+    per_profile = NOTEBOOKS[notebook]
+    return SimpleNamespace(profile=profile, is_reduced=profile != 'full',
+                           full=dict(per_profile['full']), **per_profile[profile])
