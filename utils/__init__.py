@@ -18,5 +18,6 @@ from .layers import layer_table, flops_per_image  # noqa: E402
 from .diagrams import draw_architecture, compare_architectures  # noqa: E402
 from .hardware import cpu_info, gpu_info, matmul_flops, memory_bandwidth, training_speed  # noqa: E402
 from .notes import profile_note  # noqa: E402
+from .i18n import say  # noqa: E402
 from .exercise_checks import exercise_checker  # noqa: E402
 from .diagnostics import layer_scales, batch_losses  # noqa: E402
