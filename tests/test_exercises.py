@@ -211,6 +211,44 @@ def test_layer_scales_measures_every_weighted_layer_before_any_update():
     assert bigger['activation_std'].iloc[0] == pytest.approx(table['activation_std'].iloc[0], rel=1e-6)
 
 
+def _plain_gradient_stds(net, X, y):
+    """Weight-gradient stds of the mean loss by plain autograd on the same layers without Dropout."""
+    import utils
+    mx = utils.mx
+    plain = mx.gluon.nn.Sequential()
+    for block in net:
+        if not isinstance(block, mx.gluon.nn.Dropout):
+            plain.add(block)  # the same blocks: the same parameters
+    with mx.autograd.record():
+        batch_loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()(plain(X), y).mean()
+    batch_loss.backward()
+    return [float(b.weight.grad().asnumpy().std()) for b in plain
+            if isinstance(b, (mx.gluon.nn.Conv2D, mx.gluon.nn.Dense))]
+
+
+@pytest.mark.parametrize('model, side', [('lenet', 28), ('alexnet', 67)])
+def test_layer_scales_gradients_match_plain_autograd_on_every_call(model, side):
+    """Conv gradients must be right on CPU too (MKLDNN after a prediction-mode forward is not),
+    the same on repeated calls, and those of the mean loss (the step trainer.step(batch) takes)."""
+    import utils
+    mx = utils.mx
+    mx.random.seed(1)
+    net = getattr(utils, model)()
+    net.initialize(mx.init.Uniform(0.07))
+    X = mx.nd.random.uniform(shape=(16, 1, side, side))
+    y = mx.nd.array([i % 10 for i in range(16)])
+    net(X)
+    calls = [utils.layer_scales(net, X, y)['gradient_std'].tolist() for _ in range(3)]
+    expected = _plain_gradient_stds(net, X, y)
+    assert all(v > 0 for v in expected)
+    for got in calls:
+        assert got == pytest.approx(expected, rel=1e-4)
+    # the mean loss, not the sum: the batch taken twice gives the same gradient (a sum doubles it)
+    X2 = mx.nd.concat(X, X, dim=0)
+    y2 = mx.nd.concat(y, y, dim=0)
+    assert utils.layer_scales(net, X2, y2)['gradient_std'].tolist() == pytest.approx(expected, rel=1e-4)
+
+
 def test_batch_losses_records_each_batch_and_stops_at_a_divergence():
     import utils
     mx = utils.mx

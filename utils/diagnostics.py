@@ -1,7 +1,7 @@
 """Looking inside a network before and during its first steps (used by the exercises).
 
 - `layer_scales`: for each layer with weights, the spread (standard deviation) of its output and of
-  its weight gradient on one batch, before any update ("step 0"). This shows whether an
+  its weight gradient (of the mean loss) on one batch, before any update ("step 0"). This shows whether an
   initialization keeps the signal and the gradients at a usable size through the depth.
 - `batch_losses`: the loss and accuracy of every batch of the first steps, to see a curve inside
   the first epoch (a per-epoch history has a single point there) and the step where it diverges.
@@ -29,26 +29,41 @@ def _weighted_layers(net):
 
 def layer_scales(net, X, y, loss=None):
     """DataFrame, one row per Conv2D/Dense layer in order: layer (1, 2, ...), name, activation_std
-    (its output, after its ReLU), gradient_std (of its weights) and weight_std, on the batch (X, y)
-    before any update. Dropout is off (prediction mode), so the numbers do not depend on chance.
+    (its output, after its ReLU), gradient_std and weight_std (of its weights), on the batch (X, y)
+    before any update.
+
+    gradient_std is the gradient of the **mean** loss over the batch: the step `trainer.step(
+    batch_size)` takes after a summed loss (as in `utils.train`) is `learning_rate x` this gradient,
+    so `learning_rate * gradient_std / weight_std` is the size of the first update relative to the
+    weights. Dropout layers are skipped (they are the identity at prediction time), so the numbers
+    do not depend on chance.
 
     net: an initialized Sequential/HybridSequential (not hybridized: each layer is run in turn).
     """
     loss = loss or mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    layers = dict((id(block), name) for name, block in _weighted_layers(net))
+    weighted = _weighted_layers(net)
+    layers = dict((id(block), name) for name, block in weighted)
     if not layers:
         raise ValueError("the network has no Conv2D or Dense layer to measure")
+    if any(isinstance(block, nn.BatchNorm) for block in net):
+        raise ValueError("layer_scales measures networks without BatchNorm (its statistics differ "
+                         "between training and prediction); remove it or measure by hand")
     activations = {}
-    with autograd.record(train_mode=False):
+    # Recorded in training mode on purpose: MXNet 1.9.1's MKLDNN convolution computes wrong (and
+    # call-to-call different) weight gradients after a prediction-mode forward pass. Dropout, the
+    # only layer of these networks that behaves differently in training, is skipped instead.
+    with autograd.record(train_mode=True):
         h = X
         for block in net:
+            if isinstance(block, nn.Dropout):
+                continue
             h = block(h)
             if id(block) in layers:
                 activations[layers[id(block)]] = h
-        batch_loss = loss(h, y)
+        batch_loss = loss(h, y).mean()
     batch_loss.backward()
     rows = []
-    for i, (name, block) in enumerate(_weighted_layers(net), 1):
+    for i, (name, block) in enumerate(weighted, 1):
         rows.append(dict(layer=i, name=name,
                          activation_std=float(activations[name].asnumpy().std()),
                          gradient_std=float(block.weight.grad().asnumpy().std()),
