@@ -14,9 +14,9 @@ from .data import load_data_fashion_mnist, CLASS_NAMES, DatasetError  # noqa: E4
 from .training import train, evaluate_accuracy  # noqa: E402
 from .plotting import plot_history, show_images  # noqa: E402
 from .models import lenet, alexnet  # noqa: E402
-from .layers import layer_table, flops_per_image  # noqa: E402
+from .layer_accounting import layer_table, flops_per_image  # noqa: E402
 from .diagrams import draw_architecture, compare_architectures  # noqa: E402
-from .hardware import cpu_info, gpu_info, matmul_flops, memory_bandwidth, training_speed  # noqa: E402
+from .speed import cpu_info, gpu_info, matmul_flops, memory_bandwidth, training_speed  # noqa: E402
 from .notes import profile_note  # noqa: E402
 from .i18n import say  # noqa: E402
 from .exercise_checks import exercise_checker  # noqa: E402

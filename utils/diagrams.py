@@ -6,7 +6,7 @@ import math
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Patch
 
-from .layers import layer_table
+from .layer_accounting import layer_table
 
 COLORS = {'Input': '#bbbbbb', 'Conv2D': '#4c72b0', 'MaxPool2D': '#dd8452', 'AvgPool2D': '#dd8452',
           'Dense': '#55a868', 'Dropout': '#c8c8c8', 'Flatten': '#e5e5e5'}
