@@ -1,0 +1,140 @@
+"""Print a single-page HTML build of the book (Sphinx singlehtml) to PDF with headless Chromium.
+
+    python scripts/print_pdf.py _build/pdf-src/en/_build/singlehtml/index.html OUT.pdf
+
+The page is served on 127.0.0.1 (MathJax loads its fonts over HTTP), every request to another host
+is refused (the PDF is made offline), MathJax finishes typesetting before printing, the Colab
+set-up cells (tag `colab-setup`) and the site's navigation are left out, and a table of contents
+with links is put first; the PDF gets an outline (bookmarks) from the headings. Uses Debian's
+chromium (CHROMIUM to choose another) through Playwright, as the browser tests do.
+"""
+import functools
+import http.server
+import os
+import sys
+import threading
+from pathlib import Path
+
+CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+PRINT_CSS = """
+@page { size: A4; margin: 16mm 14mm 18mm 14mm; }
+.bd-header, .bd-header-article, .header-article, .bd-sidebar-primary, .bd-sidebar-secondary,
+.bd-footer, .bd-footer-article, .bd-footer-content, .prev-next-area, .search-button-field,
+.theme-switch-button, .skip-link, #pst-back-to-top, .headerlink, .course-edition-switch,
+.sidebar-toggle, .bd-search, .topbar, footer { display: none !important; }
+.bd-main, .bd-content, .bd-article-container, .bd-page-width, .bd-container, .bd-container__inner {
+  max-width: none !important; width: auto !important; margin: 0 !important; padding: 0 !important; }
+body { font-size: 11pt; }
+pre, .highlight pre { white-space: pre-wrap !important; word-break: break-word; font-size: 8.5pt; }
+.cell_output img, main img { max-width: 100% !important; break-inside: avoid; }
+table { break-inside: auto; font-size: 9pt; }
+tr, .cell { break-inside: avoid; }
+section > h1 { break-before: page; }
+#course-pdf-toc { break-after: page; }
+#course-pdf-toc ol { list-style: none; padding-left: 1.2em; }
+#course-pdf-toc > ol { padding-left: 0; }
+#course-pdf-toc li { margin: 0.25em 0; }
+"""
+
+# Builds the table of contents from the chapter (h1) and section (h2) headings, drops the Colab
+# set-up cells; returns what it did so the caller can check it.
+PREPARE_JS = """() => {
+  const lang = (document.documentElement.lang || 'en').toLowerCase();
+  const zh = lang.startsWith('zh');
+  let removed = 0;
+  document.querySelectorAll('.tag_colab-setup').forEach(e => { e.remove(); removed++; });
+  const main = document.querySelector('main') || document.body;
+  const toc = document.createElement('nav');
+  toc.id = 'course-pdf-toc';
+  const title = document.createElement('h1');
+  title.textContent = zh ? '目录' : 'Contents';
+  toc.appendChild(title);
+  const top = document.createElement('ol');
+  let current = null, chapters = 0, n = 0;
+  main.querySelectorAll('section > h1, section > h2').forEach(h => {
+    const section = h.parentElement;
+    if (!section.id) section.id = 'pdf-section-' + (n++);
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = '#' + section.id;
+    a.textContent = h.textContent.replace(/[#¶]\\s*$/, '').trim();
+    li.appendChild(a);
+    if (h.tagName === 'H1') { top.appendChild(li); current = document.createElement('ol');
+                             li.appendChild(current); chapters++; }
+    else if (current) current.appendChild(li);
+  });
+  toc.appendChild(top);
+  main.insertBefore(toc, main.firstChild);
+  return {removed, chapters, lang};
+}"""
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def print_pdf(html_file, pdf_file):
+    html_file, pdf_file = Path(html_file).resolve(), Path(pdf_file).resolve()
+    if not html_file.exists():
+        raise SystemExit(f"{html_file} not found: build the single-page HTML first "
+                         f"(scripts/build_book.sh does)")
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} not found: install Debian's chromium "
+                         f"(apt-get install -y chromium; scripts/test.sh does this)")
+    from playwright.sync_api import sync_playwright
+    handler = functools.partial(_QuietHandler, directory=str(html_file.parent))
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f'http://127.0.0.1:{httpd.server_address[1]}'
+    external = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+
+            def only_local(route):
+                if route.request.url.startswith(base) or route.request.url.startswith('data:'):
+                    route.continue_()
+                else:
+                    external.append(route.request.url)
+                    route.abort()
+            page.route('**/*', only_local)
+            page.goto(f'{base}/{html_file.name}', wait_until='load', timeout=120_000)
+            page.wait_for_function(
+                "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)",
+                timeout=60_000)
+            page.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
+            done = page.evaluate(PREPARE_JS)
+            page.add_style_tag(content=PRINT_CSS)
+            page.evaluate("() => document.fonts.ready.then(() => true)")
+            page.emulate_media(media='print')
+            pdf_file.parent.mkdir(parents=True, exist_ok=True)
+            page.pdf(path=str(pdf_file), format='A4', print_background=True, outline=True,
+                     tagged=True, display_header_footer=True,
+                     header_template='<span></span>',
+                     footer_template='<div style="font-size:8pt;width:100%;text-align:center">'
+                                     '<span class="pageNumber"></span> / '
+                                     '<span class="totalPages"></span></div>',
+                     margin={'top': '16mm', 'bottom': '18mm', 'left': '14mm', 'right': '14mm'})
+            browser.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    if external:
+        raise SystemExit(f"{html_file} needs the network, which a PDF build must not: "
+                         f"{sorted(set(external))[:5]}")
+    if done['chapters'] < 1:
+        raise SystemExit(f"{html_file}: no chapter headings found, nothing to print")
+    print(f"{pdf_file}: {done['chapters']} chapters, table of contents, {done['removed']} Colab "
+          f"set-up cells left out, language {done['lang']}")
+    return done
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    print_pdf(sys.argv[1], sys.argv[2])
