@@ -1,0 +1,374 @@
+"""What a student reads: per-question feedback rendered from a submission's grading record.
+
+Standard library only. `make_record(...)` (called by grade.py for every submission) turns the run
+and the tests' results into a JSON-able record, kept for instructors in OUT/private/records/ (it
+holds the hidden tests' failure messages); `render(record, assignment, written)` writes the
+Markdown students get, which never shows hidden tests, only how many failed.
+
+Everything that came from the submission (error messages, code lines, file names, test output
+with the student's values) is escaped: inside a code fence longer than any backtick run in the
+text, so it cannot forge headings, scores or links.
+"""
+import json
+import re
+
+ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+CELL_FRAME = re.compile(r'Cell In\s*\[(\d+)\],\s*line (\d+)')
+CONTROL = re.compile(r'[\x00-\x08\x0b-\x1f\x7f]')
+
+
+# ----------------------------------------------------------------------------- escaping
+
+def fence(text, lang=''):
+    """A fenced code block that `text` cannot close."""
+    text = CONTROL.sub('', str(text)).rstrip('\n')
+    longest = max((len(m) for m in re.findall(r'`+', text)), default=0)
+    ticks = '`' * max(3, longest + 1)
+    return f'{ticks}{lang}\n{text}\n{ticks}'
+
+
+def inline(text, limit=300):
+    """Inline code for one line of untrusted text."""
+    text = ' '.join(CONTROL.sub(' ', str(text)).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + '…'
+    if not text:
+        return '(empty)'
+    longest = max((len(m) for m in re.findall(r'`+', text)), default=0)
+    ticks = '`' * (longest + 1)
+    pad = ' ' if text.startswith('`') or text.endswith('`') else ''
+    return f'{ticks}{pad}{text}{pad}{ticks}'
+
+
+def plain(text, limit=200):
+    """One line of untrusted text outside code (a file name): no line breaks, no HTML."""
+    text = ' '.join(CONTROL.sub(' ', str(text)).split())[:limit]
+    return text.replace('<', '&lt;').replace('>', '&gt;')
+
+
+def fmt(x):
+    x = round(float(x), 4)
+    return str(int(x)) if x == int(x) else f'{x:g}'
+
+
+# ----------------------------------------------------------------------------- notebook layout
+
+def cell_sources(nb_text):
+    """[{'type', 'source', 'tags'}] of a notebook's cells (JSON text), or [] if unreadable."""
+    try:
+        nb = json.loads(nb_text)
+        cells = []
+        for c in nb.get('cells', []):
+            src = c.get('source', '')
+            src = ''.join(src) if isinstance(src, list) else str(src)
+            tags = (c.get('metadata') or {}).get('tags') or []
+            cells.append({'type': c.get('cell_type'), 'source': src,
+                          'tags': [t for t in tags if isinstance(t, str)]})
+        return cells
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
+def question_of_cells(cells, questions):
+    """For each cell, the question it belongs to ('q3'), or a place ('before q1', 'after q6').
+
+    Questions are in notebook order. A question starts at its prompt (a markdown cell with
+    '**Question' or '<!-- BEGIN QUESTION -->') and ends at its `grader.check("qN")` cell, or at
+    '<!-- END QUESTION -->' for a written one."""
+    names = [q['name'] for q in questions]
+    labels, i, inside = [], 0, False
+    for c in cells:
+        src = c['source']
+        check = re.search(r'^\s*grader\.check\(\s*["\'](\w+)["\']\s*\)', src, re.M) \
+            if c['type'] == 'code' and 'exercise-checker' not in c['tags'] else None
+        starts = c['type'] == 'markdown' and ('**Question' in src or '<!-- BEGIN QUESTION -->' in src)
+        if starts and i < len(names):
+            if inside:  # a new prompt before the previous question ended
+                i += 1
+            inside = i < len(names)
+        if check and check.group(1) in names:
+            labels.append(check.group(1))
+            i, inside = max(i, names.index(check.group(1)) + 1), False
+            continue
+        if inside and i < len(names):
+            labels.append(names[i])
+        elif i < len(names):
+            labels.append(f'before {names[i]}')
+        else:
+            labels.append(f'after {names[-1]}' if names else 'the notebook')
+        if c['type'] == 'markdown' and '<!-- END QUESTION -->' in src and inside:
+            i, inside = i + 1, False
+    return labels
+
+
+def code_cell_numbers(cells):
+    """{cell index: 1-based number among code cells} (what a student can count)."""
+    out, n = {}, 0
+    for i, c in enumerate(cells):
+        if c['type'] == 'code':
+            n += 1
+            out[i] = n
+    return out
+
+
+def failing_line(executed_cells, traceback_text):
+    """(line number, code line) in the student's own cell where the error happened, or None."""
+    frames = CELL_FRAME.findall(traceback_text)
+    if not frames:
+        return None
+    count, line = int(frames[-1][0]), int(frames[-1][1])
+    for c in executed_cells:
+        if c.get('execution_count') == count:
+            src = c.get('source', '')
+            src = ''.join(src) if isinstance(src, list) else str(src)
+            lines = src.splitlines()
+            if 1 <= line <= len(lines):
+                return line, lines[line - 1]
+    return None
+
+
+def read_executed(path):
+    try:
+        with open(path, encoding='utf-8') as f:
+            nb = json.load(f)
+        return nb.get('cells', []) if isinstance(nb, dict) else []
+    except (OSError, ValueError):
+        return []
+
+
+def normalise_times(raw):
+    """A's `cell_times` in any of {index: s}, [s per cell], [{'cell': i, 'seconds': s}] -> {i: s}."""
+    out = {}
+    if isinstance(raw, dict):
+        items = raw.items()
+    elif isinstance(raw, list):
+        items = []
+        for k, v in enumerate(raw):
+            if isinstance(v, dict):
+                items.append((v.get('cell', k), v.get('seconds', v.get('time', v.get('s')))))
+            else:
+                items.append((k, v))
+    else:
+        return out
+    for k, v in items:
+        try:
+            out[int(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- the record
+
+def make_record(name, assignment, status, reason, scores, results, notes, *, summary=None,
+                nb_text=None, executed_path=None, skipped=None, cell_times=None, clean=None):
+    """Everything feedback, report and written pages need, as JSON-able data.
+
+    `results` ({q: [{'hidden', 'passed', 'points', 'message'}]}) keeps the hidden tests' failure
+    messages: the record is for instructors only (OUT/private/)."""
+    clean = clean or (lambda s: s)
+    cells = cell_sources(nb_text) if nb_text else []
+    labels = question_of_cells(cells, assignment.questions)
+    numbers = code_cell_numbers(cells)
+    executed = read_executed(executed_path) if executed_path else []
+    errors = []
+    for e in (summary or {}).get('errors') or []:
+        if not isinstance(e, dict):
+            continue
+        idx = e.get('cell')
+        where = {'cell': idx if isinstance(idx, int) else None,
+                 'question': labels[idx] if isinstance(idx, int) and 0 <= idx < len(labels) else None,
+                 'code_cell': numbers.get(idx) if isinstance(idx, int) else None,
+                 'ename': clean(str(e.get('ename', ''))[:200]),
+                 'evalue': clean(str(e.get('evalue', ''))[:500]), 'line': None, 'code': None}
+        if isinstance(idx, int) and 0 <= idx < len(executed):
+            for out in executed[idx].get('outputs') or []:
+                if isinstance(out, dict) and out.get('output_type') == 'error':
+                    tb = ANSI.sub('', '\n'.join(str(t) for t in out.get('traceback') or []))
+                    found = failing_line(executed, tb)
+                    if found:
+                        where['line'], where['code'] = found[0], clean(found[1])[:300]
+                    break
+        errors.append(where)
+    places = {str(i): f"{labels[i]} (code cell {numbers[i]})" for i in numbers if i < len(labels)}
+    times = []
+    raw_times = cell_times if cell_times is not None else (summary or {}).get('cell_times')
+    for idx, seconds in sorted(normalise_times(raw_times).items()):
+        times.append({'cell': idx, 'code_cell': numbers.get(idx),
+                      'question': labels[idx] if 0 <= idx < len(labels) else None,
+                      'seconds': round(seconds, 2)})
+    return {'name': name, 'status': status, 'reason': reason,
+            'scores': {q: round(float(v), 4) for q, v in scores.items()},
+            'results': {q: [dict(c, message=clean(c.get('message', ''))) for c in cases]
+                        for q, cases in (results or {}).items()},
+            'notes': [str(n) for n in notes or []], 'errors': errors, 'cell_times': times,
+            'places': places,
+            'code': [c['source'][:20000] for c in cells if c['type'] == 'code'
+                     and not {'colab-setup', 'exercise-checker'} & set(c['tags'])],
+            'skipped': {k: str(v)[:200] for k, v in sorted((skipped or {}).items())[:200]}}
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def describe_test_failure(message):
+    """(the failing test line(s), how it failed) from a doctest failure report."""
+    lines = str(message).splitlines()
+    code, how = [], ''
+    for i, line in enumerate(lines):
+        if line.startswith('Failed example:'):
+            for nxt in lines[i + 1:]:
+                if nxt.startswith('    ') and not nxt.startswith(('Exception raised:', 'Expected:')):
+                    code.append(nxt[4:])
+                else:
+                    break
+            break
+    tail = [l.strip() for l in lines if l.strip() and not l.startswith('*')]
+    if tail:
+        how = tail[-1]
+    if not code and tail:  # not a doctest report (e.g. the test itself crashed)
+        how = tail[-1]
+    return '\n'.join(code).strip(), how
+
+
+def where(record, text):
+    """'cell 12 raised ...' (counting every cell) -> 'q3 (code cell 8) raised ...'."""
+    places = record.get('places') or {}
+    return re.sub(r'\bcell (\d+)\b', lambda m: places.get(str(int(m.group(1)) - 1), m.group(0)),
+                  str(text))
+
+
+def _counts(cases):
+    return f"{sum(c['passed'] for c in cases)} of {len(cases)} passed" if cases else '-'
+
+
+def render(record, assignment, written=None, name=None):
+    """Markdown feedback for one submission. `written`: this student's row of written.csv
+    ({'q3': '2', 'q3_comment': '...', 'comment': '...'}) or None."""
+    written = written or {}
+    results, scores = record.get('results') or {}, record.get('scores') or {}
+    status, reason = record.get('status'), where(record, record.get('reason') or '')
+    maxima = {q['name']: q.get('points') for q in assignment.questions}
+    auto_score = sum(scores.get(q, 0) for q in assignment.auto)
+    lines = [f"# Feedback for {plain(name or record.get('name'))}", '',
+             f'Assignment: {plain(assignment.name)}',
+             f'Status: {status}' + (f' ({plain(reason, 300)})' if reason else ''),
+             f'Auto-graded score: {fmt(auto_score)} / {fmt(assignment.max_score)}']
+    w_scores = {q: written.get(q, '').strip() for q in assignment.manual}
+    if assignment.manual:
+        graded = {q: v for q, v in w_scores.items() if v}
+        w_max = sum(float(maxima.get(q) or 0) for q in assignment.manual)
+        if len(graded) == len(assignment.manual):
+            w_total = sum(float(v) for v in graded.values())
+            lines.append(f'Written questions: {fmt(w_total)} / {fmt(w_max)}')
+            lines.append(f'Total: {fmt(auto_score + w_total)} / {fmt(assignment.max_score + w_max)}')
+        else:
+            lines.append(f"Written questions ({', '.join(assignment.manual)}): "
+                         f"{'not graded yet' if not graded else 'partly graded'}, by a person")
+    lines += ['', '| question | score | max | public tests | hidden tests |', '|---|---|---|---|---|']
+    for q in assignment.questions:
+        n = q['name']
+        if q.get('manual'):
+            v = w_scores.get(n) or '-'
+            lines.append(f"| {n} | {v} | {fmt(maxima.get(n) or 0)} | written | written |")
+            continue
+        cases = results.get(n, [])
+        pub = [c for c in cases if not c.get('hidden')]
+        hid = [c for c in cases if c.get('hidden')]
+        lines.append(f"| {n} | {fmt(scores.get(n, 0))} | {fmt(assignment.possible.get(n, 0))} | "
+                     f"{_counts(pub) if cases else 'not run'} | {_counts(hid) if cases else 'not run'} |")
+
+    # Per question: the error in its cells, the public tests that failed, hidden test counts.
+    errors = record.get('errors') or []
+    by_q = {}
+    for e in errors:
+        by_q.setdefault(e.get('question') or 'the notebook', []).append(e)
+    order = [q['name'] for q in assignment.questions]
+    places = order + sorted(set(by_q) - set(order), key=lambda p: (p not in order, p))
+    cascade_from = None
+    blocks = []
+    for place in _in_notebook_order(places, order, errors):
+        errs = by_q.get(place, [])
+        cases = results.get(place, []) if place in assignment.auto else []
+        failed_pub = [c for c in cases if not c.get('hidden') and not c.get('passed')]
+        failed_hid = [c for c in cases if c.get('hidden') and not c.get('passed')]
+        if not (errs or failed_pub or failed_hid):
+            continue
+        if cascade_from is not None:
+            first = errs[0] if errs else None
+            what = (f"{first['ename']}" if first else
+                    f"{len(failed_pub) + len(failed_hid)} test(s) failed")
+            blocks.append([f"- **{place}**: {what}; probably a consequence of the NameError in "
+                           f"{cascade_from}: fix that first."])
+            continue
+        block = [f'### {place}', '']
+        for e in errs:
+            loc = f"code cell {e['code_cell']}" if e.get('code_cell') else 'a cell'
+            block.append(f"Your code ({loc}) raised {inline(e['ename'] + ': ' + e['evalue'])}"
+                         + (f" at line {e['line']}:" if e.get('line') else '.'))
+            if e.get('code') is not None:
+                block += ['', fence(e['code'], 'python')]
+            block.append('')
+        public = [c for c in cases if not c.get('hidden')]
+        for c in failed_pub:
+            code, how = describe_test_failure(c.get('message', ''))
+            block.append(f"Public test {public.index(c) + 1} of {len(public)} failed"
+                         + (':' if code or how else '.'))
+            if code:
+                block += ['', fence(code, 'python')]
+            if how:
+                block += ['', f'It failed with {inline(how)}.']
+                missing = re.match(r"NameError: name '(\w+)' is not defined", how)
+                skipped = (record.get('skipped') or {}).get(missing.group(1)) if missing else None
+                if skipped and skipped.startswith('ellipsis'):
+                    block += ['', f"`{missing.group(1)}` is still `...`: this question is not "
+                                  f"answered yet."]
+                elif skipped:
+                    block += ['', f"`{missing.group(1)}` exists in your notebook but the tests "
+                                  f"cannot read it ({inline(skipped, 120)}): tests see numbers, "
+                                  f"strings, lists, dicts, numpy arrays and DataFrames only."]
+            block.append('')
+        if failed_hid:
+            block.append(f"{len(failed_hid)} of {sum(1 for c in cases if c.get('hidden'))} hidden "
+                         f"test(s) failed.")
+            block.append('')
+        blocks.append(block)
+        if any(e.get('ename') == 'NameError' for e in errs):
+            cascade_from = place
+    if blocks:
+        lines += ['', '## What to fix, by question', '']
+        for b in blocks:
+            lines += b
+    comments = [(q, written.get(f'{q}_comment', '').strip()) for q in assignment.manual]
+    comments = [(q, c) for q, c in comments if c]
+    general = written.get('comment', '').strip()
+    if comments or general:
+        lines += ['', '## Comments from your instructor', '']
+        for q, c in comments:
+            lines += [f'**{q}**' + (f" ({w_scores[q]} / {fmt(maxima.get(q) or 0)})" if w_scores.get(q) else '')
+                      + ':', '', *[f'> {l}' for l in c.splitlines()], '']
+        if general:
+            lines += ['**Overall:**', '', *[f'> {l}' for l in general.splitlines()], '']
+    notes = [where(record, n) for n in record.get('notes') or []
+             if not re.match(r'(cell \d+|a cell) raised ', str(n))]  # errors: shown per question
+    if notes:
+        lines += ['', '## Notes from the run', ''] + [f'- {inline(n)}' for n in notes]
+    times = record.get('cell_times') or []
+    if times:
+        lines += ['', '## Run time of each code cell', '', '| code cell | question | seconds |',
+                  '|---|---|---|']
+        for t in times:
+            lines.append(f"| {t.get('code_cell') or '-'} | {t.get('question') or '-'} | "
+                         f"{t['seconds']:.2f} |")
+    return '\n'.join(lines).rstrip() + '\n'
+
+
+def _in_notebook_order(places, order, errors):
+    """Questions in notebook order, with 'before qN' places just before qN."""
+    def rank(p):
+        if p in order:
+            return (order.index(p), 1)
+        m = re.match(r'before (\w+)$', p)
+        if m and m.group(1) in order:
+            return (order.index(m.group(1)), 0)
+        return (len(order), 2)
+    return sorted(dict.fromkeys(places), key=rank)
