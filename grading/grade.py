@@ -159,6 +159,10 @@ def run_tests_main():
         os.environ['COURSE_PROFILE'] = job.get('profile', 'smoke')
         import utils
         trusted.update(utils=utils, mx=utils.mx, nd=utils.mx.nd)
+    # The grader's own settings for this assignment under the profile it graded with, so that
+    # tests never trust the submission's variables (epochs, sizes, learning rates).
+    trusted['course_settings'] = course_settings(job['repo'], job.get('assignment'),
+                                                 job.get('profile', 'smoke'))
     env = dict(namespace)
     env.update(trusted)  # the submission cannot replace the tests' own modules
     results = {}
@@ -177,12 +181,26 @@ def run_tests_main():
     sys.stdout.write(json.dumps({'results': results, 'skipped': skipped}))
 
 
+def course_settings(repo, assignment, profile):
+    """utils/recipes.py's settings for `assignment` under `profile` (a namespace; None for an
+    assignment it does not know). Loaded by file path: recipes.py is standard library only."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('course_recipes',
+                                                  os.path.join(repo, 'utils', 'recipes.py'))
+    recipes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipes)
+    if assignment not in recipes.NOTEBOOKS:
+        return None
+    return recipes.settings_for(assignment, profile)
+
+
 def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profile):
     """Results per question ({q: [case results]}), skipped variables, and a problem (or None)."""
     if not exported:
         return {}, {}, 'the notebook\'s variables could not be read (it did not finish)'
     job = {'tests': {q: assignment.tests[q] for q in assignment.auto if q in assignment.tests},
            'private_dir': str(private_dir), 'repo': str(ROOT), 'profile': profile,
+           'assignment': assignment.name,
            'sandbox_module_dir': str(Path(__file__).resolve().parent)}
 
     def limits():
