@@ -60,36 +60,49 @@ NOTEBOOKS['06_training_alexnet'] = {
     'smoke': _reduce(_full, resize=96, train_examples=128, test_examples=64, batch_size=32,
                      learning_rate=0.03, epochs=2)}
 
-# Exercises (the grader's hidden tests read these too, for the profile they graded under).
-_full = dict(image_size=224, train_examples=None, test_examples=None, epochs=10,
-             alexnet_batch=64, alexnet_lr=0.01, lenet_batch=256, lenet_lr=0.5)
+# Exercises (the grader's hidden tests read these too, for the profile they graded under). Each
+# starts from the recipes; where one departs from them, its notebook says so and why.
+# Exercise 1 trains both recipes as they are; on a few thousand images the reduced profiles give
+# AlexNet smaller batches and a larger step (it would sit on the ln 10 plateau) and LeNet at most
+# 0.2 (a larger step kills its ReLUs when it has so few steps to settle).
+_full = dict(image_size=ALEXNET['resize'], train_examples=None, test_examples=None,
+             epochs=ALEXNET['epochs'], alexnet_batch=ALEXNET['batch_size'],
+             alexnet_lr=ALEXNET['learning_rate'], lenet_batch=LENET['batch_size'],
+             lenet_lr=LENET['learning_rate'])
+_small_data = dict(image_size=67, alexnet_batch=32, alexnet_lr=0.03,
+                   lenet_lr=min(LENET['learning_rate'], 0.2))
 NOTEBOOKS['exercise_1_more_epochs'] = {
     'full': _full,
-    'cpu': _reduce(_full, image_size=67, train_examples=6000, test_examples=2000, epochs=8,
-                   alexnet_batch=32, alexnet_lr=0.03, lenet_lr=0.2),
-    'smoke': _reduce(_full, image_size=67, train_examples=512, test_examples=256, epochs=3,
-                     alexnet_batch=32, alexnet_lr=0.03, lenet_lr=0.2)}
-_full = dict(image_size=224, batch_size=64, lr=0.01, train_examples=None, test_examples=None,
-             curve_batches=300, zero_batches=300)
+    'cpu': _reduce(_full, train_examples=6000, test_examples=2000, epochs=8, **_small_data),
+    'smoke': _reduce(_full, train_examples=512, test_examples=256, epochs=3, **_small_data)}
+# Exercise 2 re-runs the original tutorial's configuration: AlexNet's learning rate, but the
+# tutorial's batches of 64 (938 batches make its one epoch).
+_full = dict(image_size=ALEXNET['resize'], batch_size=64, lr=ALEXNET['learning_rate'],
+             train_examples=None, test_examples=None, curve_batches=300, zero_batches=300)
 NOTEBOOKS['exercise_2_initialization'] = {
     'full': _full,
     'cpu': _reduce(_full, image_size=67, train_examples=6400, test_examples=1000,
                    curve_batches=60, zero_batches=60),
     'smoke': _reduce(_full, image_size=67, train_examples=512, test_examples=256,
                      curve_batches=8, zero_batches=6)}
-_full = dict(image_size=224, train_examples=None, test_examples=None, epochs=5,
-             curve_batches=50, lenet_lr=0.5, lenet_batch=256)
+# Exercise 3 trains AlexNet with LeNet's recipe (and compares with AlexNet's own).
+_full = dict(image_size=ALEXNET['resize'], train_examples=None, test_examples=None, epochs=5,
+             curve_batches=50, lenet_lr=LENET['learning_rate'], lenet_batch=LENET['batch_size'],
+             alexnet_lr=ALEXNET['learning_rate'])
 NOTEBOOKS['exercise_3_lenet_hyperparameters'] = {
     'full': _full,
     'cpu': _reduce(_full, image_size=67, train_examples=5120, test_examples=1000, epochs=2,
                    curve_batches=20),
     'smoke': _reduce(_full, image_size=67, train_examples=1536, test_examples=256, epochs=2,
-                     curve_batches=6)}
-_full = dict(image_size=224, check_batch=4, train_batch=64, train_steps=20, lr=0.01)
+                     curve_batches=12)}
+# Exercise 4 checks a hand-written AlexNet: a few steps on one fixed batch (not the recipe's
+# training), at AlexNet's learning rate.
+_full = dict(image_size=ALEXNET['resize'], check_batch=4, train_batch=64, train_steps=20,
+             lr=ALEXNET['learning_rate'])
 NOTEBOOKS['exercise_4_alexnet_from_scratch'] = {
     'full': _full, 'cpu': _reduce(_full, train_batch=32, train_steps=10),
     'smoke': _reduce(_full, image_size=67, train_batch=32, train_steps=5)}
-del _full
+del _full, _small_data
 
 
 def settings_for(notebook, profile=None):
