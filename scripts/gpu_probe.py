@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""On a machine with an NVIDIA GPU: what utils.compat detects and decides, without MXNet.
+"""On a machine with an NVIDIA GPU: what utils.hardware detects and utils.compat decides, without MXNet.
 
     python scripts/gpu_probe.py          # needs only the standard library (numpy not required)
 
@@ -15,6 +15,7 @@ from pathlib import Path
 spec = importlib.util.spec_from_file_location('compat', Path(__file__).resolve().parents[1] / 'utils' / 'compat.py')
 compat = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(compat)
+hardware = compat.hardware  # the probes (loaded next to compat.py, without MXNet)
 
 
 def describe(gpus):
@@ -23,8 +24,8 @@ def describe(gpus):
     return [{'gpu': str(g), 'mxnet_code': '%d.%d' % g.mxnet_arch if g.mxnet_arch else None} for g in gpus]
 
 
-via_libcuda, via_smi = compat.gpus_via_libcuda(), compat.gpus_via_nvidia_smi()
-gpus = compat.find_gpus()
+via_libcuda, via_smi = hardware.gpus_via_libcuda(), hardware.gpus_via_nvidia_smi()
+gpus = hardware.find_gpus()
 status = compat.plan_gpu(gpus, 'gpu')
 report = {
     'via_libcuda': describe(via_libcuda),

@@ -151,19 +151,6 @@ def test_libmxnet_loads_only_through_the_preload(standins):
     assert result['total'] == standins.expected
 
 
-def test_wrong_order_names_the_library_and_the_list(standins):
-    result = run_compat(f'''
-        order = list(compat.CUDA11_LIBRARIES)
-        order.remove(('cublas', 'libcublasLt.so.11'))
-        order.append(('cublas', 'libcublasLt.so.11'))   # now after libcublas, which needs it
-        attempt(lambda: compat.preload_cuda11({str(standins.folder)!r}, tuple(order)))
-        report(error=None)
-    ''')
-    assert result['error'] == 'CudaPreloadFailed'
-    assert 'libcublas.so.11' in result['message'] and 'libcublasLt.so.11' in result['message']
-    assert 'order' in result['message'] and 'CUDA11_LIBRARIES' in result['message']
-
-
 def test_missing_file_says_how_to_install(standins, tmp_path):
     partial = tmp_path / 'partial'
     shutil.copytree(standins.folder, partial)
@@ -174,8 +161,64 @@ def test_missing_file_says_how_to_install(standins, tmp_path):
     ''')
     assert result['error'] == 'CudaLibrariesMissing'
     assert 'libcurand.so.10' in result['message']
-    assert f'pip install --no-deps --target {partial}' in result['message']
+    assert f'pip install --upgrade --no-deps --target {partial}' in result['message']
     assert 'nvidia-curand-cu11==' in result['message']
+
+
+def test_import_names_the_missing_file_of_an_incomplete_folder(standins, tmp_path):
+    # What `import utils` reports (prepare_gpu_mxnet), not only the lower-level preload_cuda11.
+    partial = tmp_path / 'partial'
+    shutil.copytree(standins.folder, partial)
+    (partial / 'nvidia' / 'cudnn' / 'lib' / 'libcudnn_cnn_infer.so.8').unlink()
+    result = run_compat(GPU_BUILD + textwrap.dedent('''
+        attempt(compat.prepare_gpu_mxnet)
+        report(error=None)
+    '''), COURSE_LIBCUDA=standins.libcuda, FAKE_GPU_CC='7.5', COURSE_CUDA11_DIR=partial)
+    assert result['error'] == 'CudaLibrariesMissing'
+    assert str(partial / 'nvidia' / 'cudnn' / 'lib' / 'libcudnn_cnn_infer.so.8') in result['message']
+    assert f'pip install --upgrade --no-deps --target {partial}' in result['message']
+
+
+def _tiny_wheel(folder, files):
+    """A minimal valid wheel 'tinycuda 1.0' holding `files` (path inside -> bytes)."""
+    import base64, hashlib, zipfile
+    wheel = folder / 'tinycuda-1.0-py3-none-any.whl'
+    records = []
+    entries = dict(files)
+    entries['tinycuda-1.0.dist-info/METADATA'] = b'Metadata-Version: 2.1\nName: tinycuda\nVersion: 1.0\n'
+    entries['tinycuda-1.0.dist-info/WHEEL'] = (b'Wheel-Version: 1.0\nGenerator: test\n'
+                                               b'Root-Is-Purelib: true\nTag: py3-none-any\n')
+    with zipfile.ZipFile(wheel, 'w') as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+            records.append(f'{name},sha256={digest},{len(data)}')
+        records.append('tinycuda-1.0.dist-info/RECORD,,')
+        zf.writestr('tinycuda-1.0.dist-info/RECORD', '\n'.join(records) + '\n')
+    return wheel
+
+
+def test_only_upgrade_repairs_a_target_folder_missing_a_library(tmp_path):
+    """Real pip, a tiny local wheel laid out like nvidia-curand-cu11: into an existing --target
+    folder, pip without --upgrade leaves a deleted library missing; install_command's flags restore it."""
+    lib = 'nvidia/curand/lib/libcurand.so.10'
+    wheel = _tiny_wheel(tmp_path, {lib: b'not really a library', 'nvidia/curand/__init__.py': b''})
+    target = tmp_path / 'cuda11'
+
+    def pip(*flags):
+        return subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-index',
+                               '--disable-pip-version-check', *flags, '--target', str(target),
+                               str(wheel)], capture_output=True, text=True, timeout=300)
+    first = pip('--no-deps')
+    assert first.returncode == 0 and (target / lib).is_file(), first.stderr
+    (target / lib).unlink()
+    again = pip('--no-deps')
+    assert not (target / lib).exists(), 'pip without --upgrade repaired it after all'
+    assert 'already exists' in again.stderr + again.stdout
+    flags = compat.install_command('DIR').split('--target')[0].split()[2:]
+    assert flags == ['--upgrade', '--no-deps']
+    repaired = pip(*flags)
+    assert repaired.returncode == 0 and (target / lib).read_bytes() == b'not really a library'
 
 
 def test_missing_system_library_is_told_apart_from_a_wrong_order(standins, tmp_path):
@@ -263,13 +306,13 @@ def test_gpu_build_without_cuda11_libraries_says_how_to_install(standins, tmp_pa
         report(error=None)
     '''), COURSE_LIBCUDA=standins.libcuda, FAKE_GPU_CC='7.5', COURSE_CUDA11_DIR=tmp_path / 'empty')
     assert result['error'] == 'CudaLibrariesMissing'
-    assert f"pip install --no-deps --target {tmp_path / 'empty'}" in result['message']
+    assert f"pip install --upgrade --no-deps --target {tmp_path / 'empty'}" in result['message']
     assert 'nvidia-cudnn-cu11==8.9.6.50' in result['message']
 
 
 def test_cuda_driver_without_gpu_counts_as_no_gpu(standins):
     result = run_compat(f'''
-        report(gpus=compat.gpus_via_libcuda({str(standins.libcuda)!r}))
+        report(gpus=compat.hardware.gpus_via_libcuda({str(standins.libcuda)!r}))
     ''')  # FAKE_GPU_CC unset: cuInit fails as on a machine without a GPU
     assert result['gpus'] is None
 
@@ -279,8 +322,7 @@ def test_nvidia_smi_is_the_fallback(tmp_path, monkeypatch):
     smi.write_text('#!/bin/sh\nprintf "0, NVIDIA L4, 8.9\\n1, Tesla T4, 7.5\\n"\n')
     smi.chmod(0o755)
     monkeypatch.setenv('PATH', f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv('COURSE_LIBCUDA', str(tmp_path / 'absent.so'))
-    gpus = compat.find_gpus()
+    gpus = compat.find_gpus(libcuda=str(tmp_path / 'absent.so'))
     assert [(g.index, g.name, g.capability) for g in gpus] == [(0, 'NVIDIA L4', (8, 9)), (1, 'Tesla T4', (7, 5))]
 
 
@@ -391,9 +433,42 @@ def test_gpu_probe_script_reports_the_decision(standins, tmp_path):
 
 
 def test_mxnet_gets_one_thread_per_physical_core_unless_the_user_chose(monkeypatch):
-    cores = compat.physical_cores()
+    from utils import config, hardware
+    cores = hardware.physical_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
-    assert compat.default_cpu_threads() == cores and os.environ['OMP_NUM_THREADS'] == str(cores)
+    assert hardware.set_cpu_threads(config.from_environment({})) == cores
+    assert os.environ['OMP_NUM_THREADS'] == str(cores)
     monkeypatch.setenv('OMP_NUM_THREADS', '7')
-    assert compat.default_cpu_threads() == 7
+    assert hardware.set_cpu_threads(config.from_environment({'OMP_NUM_THREADS': '7'})) == 7
+    with pytest.raises(config.ConfigError, match='OMP_NUM_THREADS'):
+        config.from_environment({'OMP_NUM_THREADS': 'all'})
+
+
+def test_physical_cores_counts_hyperthread_siblings_once(tmp_path, monkeypatch):
+    from utils import hardware
+    info = tmp_path / 'cpuinfo'
+    info.write_text(''.join(f'processor\t: {cpu}\nphysical id\t: 0\ncore id\t\t: {cpu // 2}\n'
+                            'flags\t\t: fpu avx2\n\n' for cpu in range(4)))
+    monkeypatch.setattr(hardware, 'allowed_cpus', lambda: {0, 1, 2, 3})
+    assert hardware.physical_cores(str(info)) == 2
+    monkeypatch.setattr(hardware, 'allowed_cpus', lambda: {0, 2})  # one thread of each core allowed
+    assert hardware.physical_cores(str(info)) == 2
+    monkeypatch.setattr(hardware, 'allowed_cpus', lambda: {0, 1})  # both threads of core 0
+    assert hardware.physical_cores(str(info)) == 1
+    assert hardware.cpu_flags(str(info)) == {'fpu', 'avx2'}
+
+
+def test_compat_does_nothing_at_import(tmp_path):
+    """No output and no environment change when compat is imported, only when MXNet is."""
+    out = subprocess.run([sys.executable, '-c', textwrap.dedent(f'''
+        import os, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        before = dict(os.environ)
+        import importlib.util
+        spec = importlib.util.spec_from_file_location('compat', {str(ROOT / 'utils' / 'compat.py')!r})
+        compat = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(compat)
+        assert dict(os.environ) == before and 'mxnet' not in sys.modules and 'numpy' not in sys.modules
+    ''')], capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'})
+    assert out.returncode == 0 and out.stdout == '' and out.stderr == '', out.stderr

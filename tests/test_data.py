@@ -67,22 +67,32 @@ def test_resize_of_a_flat_image_stays_flat(tmp_path):
 
 def test_environment_variable_names_the_folder(fake_data_dir, monkeypatch):
     folder, _ = fake_data_dir
-    monkeypatch.setenv('FASHION_MNIST_DIR', str(folder))
-    train, test = utils.load_data_fashion_mnist(4, train_examples=None, test_examples=None)
+    monkeypatch.setattr(utils.config, '_current',
+                        utils.config.from_environment({'FASHION_MNIST_DIR': str(folder)}))
+    train, test = utils.load_data_fashion_mnist(4)
     assert (train.num_examples, test.num_examples) == (40, 24)
 
 
-def test_profile_decides_the_default_subset(real_data_dir, monkeypatch):
-    monkeypatch.setenv('COURSE_PROFILE', 'smoke')
-    train, test = utils.load_data_fashion_mnist(64, root=real_data_dir)
-    assert (train.num_examples, test.num_examples) == (256, 128)
-    monkeypatch.setenv('COURSE_PROFILE', 'cpu')
-    train, test = utils.load_data_fashion_mnist(64, root=real_data_dir)
-    assert (train.num_examples, test.num_examples) == (60000, 10000)
-    train, _ = utils.load_data_fashion_mnist(64, root=real_data_dir, train_examples=1000)
-    assert train.num_examples == 1000
+def test_sizes_come_from_the_arguments_only(real_data_dir, monkeypatch):
+    for profile in ('smoke', 'cpu'):  # the profile in force changes nothing here
+        monkeypatch.setattr(utils.config, '_current',
+                            utils.config.from_environment({'COURSE_PROFILE': profile}))
+        train, test = utils.load_data_fashion_mnist(64, root=real_data_dir)
+        assert (train.num_examples, test.num_examples) == (60000, 10000)
+    train, test = utils.load_data_fashion_mnist(64, root=real_data_dir, train_examples=1000,
+                                                test_examples=None)
+    assert (train.num_examples, test.num_examples) == (1000, 10000)
     labels = batches_to_numpy(train)[1]
     assert set(labels.tolist()) == set(range(10))
+    again, _ = utils.load_data_fashion_mnist(64, root=real_data_dir, train_examples=1000)
+    assert (again.labels.asnumpy() == train.labels.asnumpy()).all()  # the same subset each time
+
+
+@pytest.mark.parametrize('bad', ['profile', 0, -5, 2.5, True])
+def test_a_size_that_is_not_a_count_says_what_to_pass(fake_data_dir, bad):
+    folder, _ = fake_data_dir
+    with pytest.raises(ValueError, match=r'positive whole number.*None for all.*settings\.train_examples'):
+        utils.load_data_fashion_mnist(8, root=folder, train_examples=bad)
 
 
 @pytest.mark.parametrize('damage, message', [
@@ -188,9 +198,10 @@ def served(tmp_path, monkeypatch):
     write_fake_fashion_mnist(source)
     md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in source.glob('*.gz')}
     monkeypatch.setattr(data, 'OFFICIAL_MD5', md5)
-    monkeypatch.delenv('FASHION_MNIST_DIR', raising=False)
     cache = tmp_path / 'cache'
-    monkeypatch.setenv('XDG_CACHE_HOME', str(cache))
+    # as if the notebook started without FASHION_MNIST_DIR and with this cache (read by utils.config)
+    monkeypatch.setattr(utils.config, '_current',
+                        utils.config.from_environment({'XDG_CACHE_HOME': str(cache)}))
     mirrors = []
 
     def start(mode):

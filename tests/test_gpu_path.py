@@ -4,6 +4,7 @@ loop, optional mixed precision), exercised with the same code on CPU contexts.
 MXNet cannot use a GPU on the test machines, so `cpu(1)` stands in for "a device that is not the
 default one": anything that silently moved data to `cpu(0)` (or to numpy) would show up.
 """
+import os
 import subprocess
 import sys
 import textwrap
@@ -104,9 +105,32 @@ def test_training_on_a_device_copies_nothing_to_the_host_per_batch(real_data_dir
     assert len(host_reads) <= batches // training.SYNC_EVERY + 3 < batches
 
 
-def test_amp_uses_float16_on_a_gpu_and_bfloat16_on_a_cpu():
-    assert training.amp_dtype(mx.gpu(0)) == 'float16'
-    assert training.amp_dtype(mx.cpu()) == 'bfloat16'
+def test_mixed_precision_type_per_device():
+    assert training.mixed_precision_dtype(mx.gpu(0))[0] == 'float16'
+    assert training.mixed_precision_dtype(mx.cpu(), (True, 'AVX-512'))[0] == 'bfloat16'
+    assert training.mixed_precision_dtype(mx.cpu(), (False, 'no AVX-512')) == (None, 'no AVX-512')
+
+
+AVX512 = {'fpu', 'sse4_2', 'avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'}
+
+
+@pytest.mark.parametrize('flags, max_isa, supported, says', [
+    ({'fpu', 'sse4_2', 'avx', 'avx2', 'fma'}, None, False, 'avx512f, avx512bw, avx512vl, avx512dq'),
+    (AVX512 - {'avx512bw'}, None, False, 'avx512bw'),          # AVX-512 F without BW: not enough
+    (AVX512, None, True, 'emulated'),
+    (AVX512 | {'avx512_bf16'}, None, True, 'native'),
+    (AVX512 | {'avx512_bf16'}, 'AVX2', False, 'DNNL_MAX_CPU_ISA=AVX2'),
+    (AVX512, 'avx512_core', True, 'emulated'),
+])
+def test_which_cpus_can_compute_in_bfloat16(flags, max_isa, supported, says):
+    ok, why = utils.hardware.cpu_bfloat16_support(flags, max_isa or '')
+    assert ok is supported and says in why
+
+
+def test_this_cpus_answer_comes_from_its_flags():
+    flags = utils.hardware.cpu_flags()
+    ok, why = utils.hardware.cpu_bfloat16_support(max_isa='')
+    assert ok == all(f in flags for f in utils.hardware.BF16_FLAGS), why
 
 
 AMP_SCRIPT = textwrap.dedent('''
@@ -128,24 +152,66 @@ AMP_SCRIPT = textwrap.dedent('''
     history = utils.train(train, test, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer,
                           mx.cpu(), 3, progress=False, amp=True)
     print('OUTPUT_DTYPE', np.dtype(net(X).dtype).name if net(X).dtype != np.float32 else 'float32')
-    print('SCALER', trainer._amp_loss_scaler is not None)
+    print('SCALER', getattr(trainer, '_amp_loss_scaler', None) is not None)
     print('LOSSES', *history['loss'].round(4))
     print('TEST_ACC', history['test_acc'].iloc[-1])
 ''')
 
 
-def test_mixed_precision_trains_with_the_same_loop_on_a_cpu(real_data_dir, tmp_path):
+def run_amp(real_data_dir, tmp_path, **env):
     # AMP changes MXNet for the whole process and cannot be switched off: run it in its own.
     script = tmp_path / 'amp_run.py'
     script.write_text(AMP_SCRIPT.format(root=str(data_module.Path(utils.__file__).parents[1]),
                                         data=str(real_data_dir)))
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, **env))
     assert run.returncode == 0, run.stderr[-3000:]
     out = dict(line.split(' ', 1) for line in run.stdout.splitlines()
                if line.split(' ', 1)[0] in ('OUTPUT_DTYPE', 'SCALER', 'LOSSES', 'TEST_ACC'))
-    assert 'mixed precision (bfloat16)' in run.stdout
-    assert out['OUTPUT_DTYPE'] != 'float32', "the network still runs in full precision"
-    assert out['SCALER'] == 'True'
     losses = [float(v) for v in out['LOSSES'].split()]
     assert len(losses) == 3 and all(np.isfinite(losses)) and losses[-1] < losses[0] < 2.35
     assert float(out['TEST_ACC']) > 0.4
+    return run.stdout, out
+
+
+BF16_OK, BF16_WHY = utils.hardware.cpu_bfloat16_support()
+
+
+@pytest.mark.skipif(not BF16_OK, reason=f"{utils.hardware.cpu_model()}: {BF16_WHY}")
+def test_mixed_precision_trains_in_bfloat16_on_an_avx512_cpu(real_data_dir, tmp_path):
+    shown, out = run_amp(real_data_dir, tmp_path)
+    assert 'mixed precision (bfloat16)' in shown
+    assert out['OUTPUT_DTYPE'] != 'float32', "the network still runs in full precision"
+    assert out['SCALER'] == 'True'
+
+
+# oneDNN's own cap on instruction sets: below AVX-512 it behaves as on a CPU without it.
+WITHOUT_AVX512 = {'DNNL_MAX_CPU_ISA': 'AVX2'}
+
+
+def test_without_avx512_bfloat16_really_fails_in_mxnet(tmp_path):
+    """What the fallback avoids: MXNet's bfloat16 convolution on oneDNN without AVX-512."""
+    script = tmp_path / 'bf16_anyway.py'
+    script.write_text(textwrap.dedent(f'''
+        import sys
+        sys.path.insert(0, {str(data_module.Path(utils.__file__).parents[1])!r})
+        import utils
+        from mxnet.contrib import amp
+        mx = utils.mx
+        amp.init(target_dtype='bfloat16')
+        net = mx.gluon.nn.Conv2D(4, 3, in_channels=1)
+        net.initialize()
+        net(mx.nd.ones((2, 1, 8, 8))).wait_to_read()
+    '''))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, **WITHOUT_AVX512))
+    assert run.returncode != 0 and 'could not create a primitive descriptor' in run.stderr
+
+
+def test_mixed_precision_falls_back_to_float32_without_avx512_and_says_so(real_data_dir, tmp_path):
+    shown, out = run_amp(real_data_dir, tmp_path, **WITHOUT_AVX512)
+    notes = [line for line in shown.splitlines() if 'Mixed precision' in line]
+    assert notes == ['Mixed precision is not available here (DNNL_MAX_CPU_ISA=AVX2 keeps oneDNN '
+                     'below AVX-512, which it needs for bfloat16): training in float32.']
+    assert 'mixed precision (' not in shown
+    assert out['OUTPUT_DTYPE'] == 'float32' and out['SCALER'] == 'False'

@@ -37,13 +37,13 @@ def test_loss_goes_down_and_history_has_one_row_per_epoch(small_data, capsys):
     history = fit(tiny_net(), small_data)
     assert list(history.columns) == ['epoch', 'loss', 'train_acc', 'test_acc', 'seconds',
                                      'examples_per_sec']
-    assert history['epoch'].tolist() == [0, 1, 2]
+    assert history['epoch'].tolist() == [1, 2, 3]
     assert history['loss'].iloc[-1] < history['loss'].iloc[0] < 2.5
     assert history['test_acc'].iloc[-1] > 0.5  # 10 classes: chance is 0.1
     assert (history['examples_per_sec'] > 0).all()
     np.testing.assert_allclose(history['examples_per_sec'] * history['seconds'], 640, rtol=1e-6)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith('Training on cpu(0) | profile smoke | 640 train images at 28x28')
+    assert lines[0].startswith('Training on cpu(0) | 640 train images at 28x28')
     assert len(lines) == 4 and all(EPOCH_LINE.match(line) for line in lines[1:]), lines
 
 
@@ -81,12 +81,12 @@ class NaNAfter(gluon.loss.SoftmaxCrossEntropyLoss):
 
 
 def test_a_nan_loss_stops_training_with_a_message_and_keeps_the_history(small_data, capsys):
-    loss = NaNAfter(n=20 + 5)  # epoch 0 (20 batches) is fine, epoch 1 goes NaN at its 6th batch
+    loss = NaNAfter(n=20 + 5)  # epoch 1 (20 batches) is fine, epoch 2 goes NaN at its 6th batch
     history = fit(tiny_net(), small_data, epochs=5, loss=loss)
     out = capsys.readouterr().out
-    assert 'Stopped: the training loss became nan in epoch 1' in out
+    assert 'Stopped: the training loss became nan in epoch 2' in out
     assert 'learning rate' in out and 'initialization' in out
-    assert history['epoch'].tolist() == [0]
+    assert history['epoch'].tolist() == [1]
     assert loss.calls < 20 * 5, "training must stop soon after the NaN, not run every epoch"
 
 
@@ -113,8 +113,8 @@ def test_ctrl_c_returns_the_history_so_far(small_data, capsys):
                     raise KeyboardInterrupt
                 yield batch
     history = fit(tiny_net(), (Interrupting(), test), epochs=4)
-    assert history['epoch'].tolist() == [0]
-    assert 'Interrupted during epoch 1' in capsys.readouterr().out
+    assert history['epoch'].tolist() == [1]
+    assert 'Interrupted during epoch 2' in capsys.readouterr().out
 
 
 def test_metrics_are_read_from_the_device_rarely(small_data, monkeypatch):
@@ -127,21 +127,25 @@ def test_metrics_are_read_from_the_device_rarely(small_data, monkeypatch):
     assert len(reads) <= batches // training.SYNC_EVERY + 3 < batches
 
 
-def test_the_profile_must_be_a_known_one(monkeypatch):
-    monkeypatch.setenv('COURSE_PROFILE', 'huge')
-    with pytest.raises(ValueError, match='smoke, cpu, full'):
-        utils.active_profile()
+def use_environment(monkeypatch, **env):
+    """As if the notebook had started with exactly these variables (utils.config reads them once)."""
+    monkeypatch.setattr(utils.config, '_current', utils.config.from_environment(env))
 
 
-def test_without_a_gpu_the_default_profile_is_cpu(monkeypatch):
-    monkeypatch.delenv('COURSE_PROFILE')
+def test_the_profile_must_be_a_known_one():
+    with pytest.raises(utils.config.ConfigError, match='smoke, cpu, full'):
+        utils.config.from_environment({'COURSE_PROFILE': 'huge'})
+
+
+def test_without_a_chosen_profile_the_device_decides(monkeypatch):
+    use_environment(monkeypatch)
     assert utils.active_profile() == ('full' if utils.gpu_available() else 'cpu')
 
 
 def test_settings_for_profile_picks_the_active_one_and_says_if_reduced(monkeypatch):
     sizes = dict(full={'epochs': 10}, cpu={'epochs': 2}, smoke={'epochs': 1})
     for profile, epochs in (('smoke', 1), ('cpu', 2), ('full', 10)):
-        monkeypatch.setenv('COURSE_PROFILE', profile)
+        use_environment(monkeypatch, COURSE_PROFILE=profile)
         s = utils.settings_for_profile(**sizes)
         assert (s.profile, s.epochs, s.is_reduced) == (profile, epochs, profile != 'full')
     with pytest.raises(ValueError, match='same keys'):
@@ -150,12 +154,21 @@ def test_settings_for_profile_picks_the_active_one_and_says_if_reduced(monkeypat
         utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1})
 
 
+def test_training_never_consults_the_profile(small_data, monkeypatch, capsys):
+    def asked():
+        raise AssertionError('train() asked for the profile')
+    monkeypatch.setattr(utils.profiles, 'active_profile', asked)
+    monkeypatch.setattr(utils, 'active_profile', asked)
+    history = fit(tiny_net(), small_data, epochs=1)
+    assert len(history) == 1 and 'profile' not in capsys.readouterr().out
+
+
 def test_the_progress_bar_is_on_by_default_and_off_for_the_book_build(monkeypatch):
-    monkeypatch.delenv('COURSE_PROGRESS', raising=False)
+    use_environment(monkeypatch)
     bar = training._progress(10, 'epoch 0', None)
     assert bar is not None
     bar.close()
-    monkeypatch.setenv('COURSE_PROGRESS', '0')  # set by scripts/build_book.sh
+    use_environment(monkeypatch, COURSE_PROGRESS='0')  # set by scripts/build_book.sh
     assert training._progress(10, 'epoch 0', None) is None
     assert training._progress(10, 'epoch 0', False) is None
 

@@ -1,16 +1,16 @@
 """Make MXNet 1.9.1 (the last release) importable on today's Python, numpy and Colab GPUs.
 
 Every notebook reaches MXNet through `import utils`, which calls `import_mxnet()` from here before
-anything else touches `mxnet`. This module needs only the standard library at import time (numpy is
-imported when the shim runs), so the Colab set-up cell and scripts/gpu_probe.py can load it by path
-before MXNet is installed. Three jobs:
+anything else touches `mxnet`. This module does nothing when imported (no output, no settings
+changed); it needs only the standard library (numpy is imported when the shim runs), so the Colab
+bootstrap and scripts/gpu_probe.py can load it before MXNet is installed. Its jobs:
 
 1. numpy shim: numpy >= 1.24 and 2.x removed names MXNet still reads. We add *only* the names the
    installed numpy lacks, so nothing changes on numpy 1.23.5. `sometrue`, `alltrue`, `round_` and
    `product` must be new wrapper functions, not the objects `np.any`/`np.all`/`np.round`/`np.prod`:
    MXNet keys its `__array_function__` table by function object and would otherwise re-map those.
-2. GPU check without MXNet: read each NVIDIA GPU's compute capability from the driver (libcuda, or
-   nvidia-smi) and decide whether MXNet 1.9.1's GPU build has machine code for it.
+2. The GPU decision: from the GPUs utils.hardware finds (without MXNet) and the MXNet build
+   installed, whether MXNet may run on the GPU (its GPU build has no code for, e.g., an H100).
 3. CUDA-11 preload: the GPU wheel (mxnet-cu117) links against CUDA-11 libraries that Colab (CUDA 12)
    does not have. They are pip-installed into their own folder, and loaded here, in dependency
    order, with RTLD_GLOBAL before `import mxnet`: the dynamic loader then resolves libmxnet.so's
@@ -19,11 +19,21 @@ before MXNet is installed. Three jobs:
 import ctypes
 import importlib.metadata
 import os
-import shutil
-import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
+
+if __package__:
+    from . import config, hardware
+else:  # loaded by file path (benchmarks, old copies of the Colab cell): load the siblings so too
+    import importlib.util as _util
+
+    def _sibling(name):
+        spec = _util.spec_from_file_location(f'course_{name}', os.path.join(os.path.dirname(__file__), f'{name}.py'))
+        module = _util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    config, hardware = _sibling('config'), _sibling('hardware')
 
 
 class CompatError(RuntimeError):
@@ -99,96 +109,9 @@ def patch_numpy():
 
 
 # ---------------------------------------------------------------- 2. which GPUs MXNet can run on
-
-# Machine code in mxnet-cu117 1.9.1's libmxnet.so (upstream build config "5.0;6.0;7.0;8.0;8.6"),
-# and no PTX, so nothing can be compiled for a newer GPU at run time.
-MXNET_GPU_ARCHS = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))
-_CU_DEVICE_ATTRIBUTE_CC_MAJOR, _CU_DEVICE_ATTRIBUTE_CC_MINOR = 75, 76
-
-
-@dataclass(frozen=True)
-class Gpu:
-    index: int
-    name: str
-    capability: tuple  # (major, minor)
-
-    @property
-    def mxnet_arch(self):
-        """The MXNet machine code this GPU runs, or None.
-
-        CUDA runs code built for X.y on any GPU X.z with z >= y (same major version), so a T4 (7.5)
-        runs the 7.0 code, an L4 (8.9) the 8.6 code, and an H100 (9.0) nothing.
-        """
-        major, minor = self.capability
-        fits = [arch for arch in MXNET_GPU_ARCHS if arch[0] == major and arch[1] <= minor]
-        return max(fits) if fits else None
-
-    def __str__(self):
-        return f"{self.name} (compute capability {self.capability[0]}.{self.capability[1]})"
-
-
-def unsupported_gpu_message(gpu):
-    archs = ', '.join(f'{a}.{b}' for a, b in MXNET_GPU_ARCHS)
-    return (f"MXNet 1.9.1 has no code for the {gpu}: its GPU build carries machine code for compute "
-            f"capabilities {archs} only, each usable on GPUs of the same major version, and no PTX "
-            "to compile for newer ones. Using the CPU. For GPU training choose a T4, L4 or A100 "
-            "(on Colab: Runtime > Change runtime type).")
-
-
-def gpus_via_libcuda(libcuda=None):
-    """The GPUs the NVIDIA driver reports, or None when the driver library cannot be used.
-
-    libcuda: the driver library, default $COURSE_LIBCUDA or libcuda.so.1 (tests use a stand-in)."""
-    try:
-        cuda = ctypes.CDLL(libcuda or os.environ.get('COURSE_LIBCUDA') or 'libcuda.so.1')
-    except OSError:
-        return None
-    count, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
-        return None
-    gpus = []
-    for index in range(count.value):
-        device, name = ctypes.c_int(), ctypes.create_string_buffer(256)
-        if (cuda.cuDeviceGet(ctypes.byref(device), index) != 0
-                or cuda.cuDeviceGetAttribute(ctypes.byref(major), _CU_DEVICE_ATTRIBUTE_CC_MAJOR, device) != 0
-                or cuda.cuDeviceGetAttribute(ctypes.byref(minor), _CU_DEVICE_ATTRIBUTE_CC_MINOR, device) != 0):
-            return None
-        cuda.cuDeviceGetName(name, len(name), device)
-        gpus.append(Gpu(index, name.value.decode(errors='replace') or 'NVIDIA GPU',
-                        (major.value, minor.value)))
-    return gpus
-
-
-def gpus_via_nvidia_smi():
-    """The GPUs nvidia-smi lists, or None when it is missing or fails."""
-    if not shutil.which('nvidia-smi'):
-        return None
-    try:
-        out = subprocess.run(['nvidia-smi', '--query-gpu=index,name,compute_cap',
-                              '--format=csv,noheader'], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    gpus = []
-    for line in out.stdout.strip().splitlines():
-        index, name, cap = (part.strip() for part in line.rsplit(',', 2)) if line.count(',') >= 2 else ('', '', '')
-        try:
-            major, minor = (int(x) for x in cap.split('.'))
-            gpus.append(Gpu(int(index), name, (major, minor)))
-        except ValueError:
-            return None
-    return gpus
-
-
-def find_gpus(libcuda=None):
-    """NVIDIA GPUs on this machine with their compute capability, read without MXNet ([] if none).
-
-    Asks the driver library first (see gpus_via_libcuda), then nvidia-smi."""
-    gpus = gpus_via_libcuda(libcuda)
-    if gpus is None:
-        gpus = gpus_via_nvidia_smi()
-    return gpus or []
+# (probed in utils.hardware; named here too because the GPU decision below is stated in them)
+Gpu, MXNET_GPU_ARCHS = hardware.Gpu, hardware.MXNET_GPU_ARCHS
+find_gpus, unsupported_gpu_message = hardware.find_gpus, hardware.unsupported_gpu_message
 
 
 # ---------------------------------------------------------------- 3. CUDA-11 libraries
@@ -250,7 +173,11 @@ class CudaPreloadFailed(CompatError):
 
 
 def install_command(folder):
-    return f"pip install --no-deps --target {folder} " + ' '.join(CUDA11_WHEELS)
+    """The pip command that installs (or repairs) the CUDA-11 libraries in `folder`.
+
+    --upgrade matters: into an existing --target folder, pip without it only warns "Target directory
+    ... already exists" and leaves a missing library missing; with it, pip replaces the packages."""
+    return f"pip install --upgrade --no-deps --target {folder} " + ' '.join(CUDA11_WHEELS)
 
 
 def _path(folder, entry):
@@ -265,7 +192,7 @@ def missing_libraries(folder, libraries=CUDA11_LIBRARIES):
 def cuda11_dir_candidates():
     """Where to look: $COURSE_CUDA11_DIR, the Colab cell's folder, then every sys.path entry (a local
     `pip install nvidia-*-cu11` puts them in site-packages)."""
-    found = [os.environ.get(CUDA11_DIR_ENV), COLAB_CUDA11_DIR] + list(sys.path)
+    found = [config.current().cuda11_dir, COLAB_CUDA11_DIR] + list(sys.path)
     return [d for d in dict.fromkeys(found) if d]
 
 
@@ -274,6 +201,17 @@ def find_cuda11_dir(libraries=CUDA11_LIBRARIES):
     for folder in cuda11_dir_candidates():
         if not missing_libraries(folder, libraries):
             return folder
+    return None
+
+
+def incomplete_cuda11_dir(libraries=CUDA11_LIBRARIES):
+    """(folder, missing paths) of $COURSE_CUDA11_DIR or the Colab folder when it holds some but not
+    all libraries, else None. (Not sys.path: Colab's site-packages holds CUDA-12 wheels that put a
+    few files at the same paths, which says nothing about MXNet's folder.)"""
+    for folder in [d for d in (config.current().cuda11_dir, COLAB_CUDA11_DIR) if d]:
+        missing = missing_libraries(folder, libraries)
+        if 0 < len(missing) < len(libraries):
+            return folder, missing
     return None
 
 
@@ -322,25 +260,22 @@ def preload_cuda11(folder, libraries=CUDA11_LIBRARIES):
             f"Install them with `{install_command(folder)}` (on Colab: run the notebook's first cell "
             f"again), or set {CUDA11_DIR_ENV} to the folder that holds them.")
     check_no_conflicts(folder, libraries)
-    loaded, names = [], [name for _, name in libraries]
-    for position, entry in enumerate(libraries):
+    loaded = []
+    for entry in libraries:
         path = _path(folder, entry)
         try:
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
         except OSError as err:
-            raise CudaPreloadFailed(_explain_load_error(path, str(err), names[position + 1:])) from err
+            raise CudaPreloadFailed(_explain_load_error(path, str(err))) from err
         loaded.append(path)
     return loaded
 
 
-def _explain_load_error(path, error, later_names):
-    # glibc: "<needed>: cannot open shared object file: No such file or directory"
+def _explain_load_error(path, error):
+    # glibc: "<needed>: cannot open shared object file: No such file or directory". (The real
+    # wheels find each other through their own RUNPATHs, so the list's order cannot cause this.)
     needed = error.split(':', 1)[0].strip() if 'cannot open shared object file' in error else ''
     needed = os.path.basename(needed)
-    if needed and needed != os.path.basename(path) and needed in later_names:
-        return (f"Loading {path} failed: it needs {needed}, which the preload list loads after it. "
-                "The order in utils/compat.py CUDA11_LIBRARIES is wrong: move that library earlier "
-                f"(loader said: {error}).")
     if needed and needed != os.path.basename(path):
         return (f"Loading {path} failed: it needs {needed}, which is not one of MXNet's CUDA-11 "
                 f"libraries and is not installed on this system. Install the system package that "
@@ -405,8 +340,16 @@ def prepare_gpu_mxnet(libcuda=None):
                 "runtime (Runtime > Change runtime type) and run the first cell again; elsewhere "
                 f"replace it: `pip uninstall -y {dist[0]} && pip install --no-deps {MXNET_CPU_WHEEL}`.")
         folder = find_cuda11_dir()
+        partial = incomplete_cuda11_dir() if folder is None else None
+        if partial:
+            folder, missing = partial
+            raise CudaLibrariesMissing(
+                f"The GPU build of MXNet ({dist[0]}) needs CUDA-11 libraries that are incomplete in "
+                f"{folder}: missing {', '.join(missing)}. Repair them with "
+                f"`{install_command(folder)}` (on Colab: run the notebook's first cell again), "
+                "then restart the kernel.")
         if folder is None:
-            target = os.environ.get(CUDA11_DIR_ENV) or COLAB_CUDA11_DIR
+            target = config.current().cuda11_dir or COLAB_CUDA11_DIR
             raise CudaLibrariesMissing(
                 f"The GPU build of MXNet ({dist[0]}) needs CUDA-11 libraries that were not found "
                 f"(looked in ${CUDA11_DIR_ENV}, {COLAB_CUDA11_DIR} and sys.path). Install them with "
@@ -416,46 +359,12 @@ def prepare_gpu_mxnet(libcuda=None):
     return status
 
 
-def physical_cores():
-    """Physical CPU cores this process may use (hyperthread siblings counted once)."""
-    allowed = os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else set(range(os.cpu_count() or 1))
-    cores, cpu, phys = set(), None, None
-    try:
-        with open('/proc/cpuinfo') as info:
-            for line in info:
-                key, _, value = line.partition(':')
-                key = key.strip()
-                if key == 'processor':
-                    cpu, phys = int(value), None
-                elif key == 'physical id':
-                    phys = value.strip()
-                elif key == 'core id' and cpu in allowed:
-                    cores.add((phys, value.strip()))
-    except OSError:
-        pass
-    return len(cores) or len(allowed)
-
-
-def default_cpu_threads():
-    """Give MXNet one OpenMP thread per physical core unless the user chose (OMP_NUM_THREADS).
-
-    MXNet 1.9 otherwise uses half the logical CPUs, assuming hyperthreading: on a 2-core machine
-    without it that is one thread, half the machine. Must run before `import mxnet`.
-    """
-    if 'OMP_NUM_THREADS' not in os.environ:
-        os.environ['OMP_NUM_THREADS'] = str(physical_cores())
-    return int(os.environ['OMP_NUM_THREADS'])
-
-
 def import_mxnet():
     """Import MXNet through the compatibility layer and return the module."""
     global GPU_STATUS
     patch_numpy()
     if 'mxnet' not in sys.modules and GPU_STATUS is None:
-        default_cpu_threads()
-        GPU_STATUS = prepare_gpu_mxnet()
-        if GPU_STATUS.message:
-            print(GPU_STATUS.message)
+        GPU_STATUS = prepare_gpu_mxnet()  # utils.devices shows its message when it picks a device
     try:
         import mxnet
     except ModuleNotFoundError as err:

@@ -1,4 +1,4 @@
-"""Fashion-MNIST: download (or read a local copy), decode once, serve batches.
+"""Fashion-MNIST: download (or read a local copy), decode once, serve batches of the sizes asked.
 
 The whole dataset is decoded once into memory as uint8 and kept as an NDArray on the chosen
 device; a batch is gathered with one `take`, converted to float, and (if asked) resized as a whole
@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import devices
+from . import config, devices
 from .compat import import_mxnet
-from .profiles import DEFAULT_SUBSET, active_profile
 
 mx = import_mxnet()
 nd = mx.nd
@@ -47,8 +46,8 @@ class DatasetError(RuntimeError):
 
 
 def default_cache_dir():
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return Path(base) / 'lenet-to-alexnet' / 'fashion-mnist'
+    """Where downloads are kept (from $XDG_CACHE_HOME, read in utils.config)."""
+    return config.current().cache_dir
 
 
 # ---------------------------------------------------------------- download and verify
@@ -165,7 +164,7 @@ def read_split(folder, split):
 
 def dataset_folder(root=None):
     """The folder to read: root=, else $FASHION_MNIST_DIR (both used as-is), else the download cache."""
-    root = root or os.environ.get('FASHION_MNIST_DIR')
+    root = root or config.current().fashion_mnist_dir
     if root:
         folder = Path(root).expanduser()
         if not folder.is_dir():
@@ -253,6 +252,16 @@ def _interp_matrix(n_out, n_in, ctx, transpose=False):
     return _interp_matrices[key]
 
 
+def _check_count(name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"{name} must be a positive whole number of examples, or None for all of them; got "
+            f"{value!r}. A notebook passes its profile's size, e.g. {name}=settings.{name}.")
+    return int(value)
+
+
 def _subset(images, labels, n, seed):
     """A fixed random subset of n examples (all of them if n is None)."""
     if n is None or n >= len(labels):
@@ -261,23 +270,21 @@ def _subset(images, labels, n, seed):
     return images[order], labels[order]
 
 
-def load_data_fashion_mnist(batch_size, resize=None, root=None, *, train_examples='profile',
-                            test_examples='profile', ctx=None, seed=0):
+def load_data_fashion_mnist(batch_size, resize=None, root=None, *, train_examples=None,
+                            test_examples=None, ctx=None, seed=0):
     """(train, test) batch iterables of Fashion-MNIST.
 
     batch_size: examples per batch. resize: side in pixels (e.g. 224) or None for 28x28.
     root: folder holding the four official .gz files (else $FASHION_MNIST_DIR, else download).
-    train_examples / test_examples: use a fixed random subset of this size; None for all;
-      'profile' (default) for the active profile's default (all, except under smoke).
+    train_examples / test_examples: use a fixed random subset of this many examples (the same for
+      the same seed); None (the default) for all 60,000 / 10,000. Sizes come only from these
+      arguments: a notebook passes its profile's sizes (`settings.train_examples`).
     ctx: device that holds the decoded dataset and makes the batches (default: `try_gpu()`, so on
       a GPU the images never leave it and are resized there, and a CPU-only machine uses the CPU).
     """
+    train_examples = _check_count('train_examples', train_examples)
+    test_examples = _check_count('test_examples', test_examples)
     folder = dataset_folder(root)
-    defaults = DEFAULT_SUBSET[active_profile()]
-    if train_examples == 'profile':
-        train_examples = defaults['train_examples']
-    if test_examples == 'profile':
-        test_examples = defaults['test_examples']
     ctx = ctx or devices.try_gpu()
     train_images, train_labels = _subset(*read_split(folder, 'train'), train_examples, seed)
     test_images, test_labels = _subset(*read_split(folder, 'test'), test_examples, seed + 1)

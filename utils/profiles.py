@@ -1,37 +1,27 @@
-"""Scale profiles: how much data and how many epochs a notebook uses on this machine.
+"""Scale profiles: which one is in force, and how a notebook picks its sizes by profile.
 
-`COURSE_PROFILE` = smoke | cpu | full. The profile only changes sizes, never the code path:
+`COURSE_PROFILE` = smoke | cpu | full (read in utils.config). The profile only changes the sizes a
+notebook passes to the loader and the training loop, never the code path, and neither of those
+consults it:
 - smoke: every notebook runs in seconds to a minute on 2 CPU cores (tests, CI);
 - cpu:   each notebook finishes in about 15 minutes on a 2-core laptop and still shows learning;
 - full:  the experiment as the text describes it (whole dataset, stated epochs).
 Default: full when MXNet sees a GPU, else cpu.
 """
-import os
 from types import SimpleNamespace
 
-PROFILES = ('smoke', 'cpu', 'full')
-
-# Used by `load_data_fashion_mnist` when the caller does not choose a subset itself, so that code
-# written for the full dataset (like the original tutorial's) stays affordable under smoke.
-DEFAULT_SUBSET = {
-    'smoke': {'train_examples': 256, 'test_examples': 128},
-    'cpu': {'train_examples': None, 'test_examples': None},
-    'full': {'train_examples': None, 'test_examples': None},
-}
+from . import config
+from .config import PROFILES
 
 
-def active_profile():
-    """The profile in force: $COURSE_PROFILE, or full with a GPU and cpu without."""
-    name = os.environ.get('COURSE_PROFILE', '').strip().lower()
-    if not name:
+def active_profile(cfg=None):
+    """The profile in force: $COURSE_PROFILE as utils.config read it, else full with a usable GPU
+    and cpu without."""
+    cfg = cfg or config.current()
+    if cfg.profile is None:
         from .devices import gpu_available
         return 'full' if gpu_available() else 'cpu'
-    if name not in PROFILES:
-        raise ValueError(
-            f"COURSE_PROFILE={os.environ['COURSE_PROFILE']!r} is not a profile. "
-            f"Use one of {', '.join(PROFILES)} (or unset it for the default)."
-        )
-    return name
+    return cfg.profile
 
 
 def settings_for_profile(**per_profile):

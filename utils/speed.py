@@ -1,39 +1,17 @@
-"""Measure the reader's machine: what it is, how fast it multiplies matrices, copies memory and
-trains a network. Used to turn a network's FLOPs into "how long one epoch would take here".
+"""How fast this machine is, measured with MXNet: matrix multiplies, memory copies, training steps.
 
-Every timing runs the operation once untimed first (MXNet allocates and picks kernels on the first
-call) and reports the best of `repeats` runs, which is the least disturbed by other programs.
+Used to turn a network's FLOPs into "how long one epoch would take here". Every timing runs the
+operation once untimed first (MXNet allocates and picks kernels on the first call) and reports the
+best of `repeats` runs, which is the least disturbed by other programs. What the machine *is*
+(CPU model, cores, GPUs) is read in utils.hardware.
 """
-import os
-import platform
-import shutil
-import subprocess
 import time
 
+from . import hardware
 from .compat import import_mxnet
 
 mx = import_mxnet()
 nd = mx.nd
-
-
-def cpu_info():
-    """{'model', 'logical_cores', 'memory_gb'} of this machine's CPU side (best effort)."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        memory_gb = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1e9
-    except (ValueError, OSError, AttributeError):
-        memory_gb = float('nan')
-    # cores this process may use (a container or CI runner may allow fewer than the machine has)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    return {'model': model, 'logical_cores': cores, 'memory_gb': memory_gb}
 
 
 def gpu_info(ctx=None):
@@ -45,16 +23,7 @@ def gpu_info(ctx=None):
         _free, total = mx.context.gpu_memory_info(ctx.device_id)
     except mx.base.MXNetError:
         return None
-    model = 'GPU'
-    if shutil.which('nvidia-smi'):
-        try:
-            out = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader',
-                                  f'--id={ctx.device_id}'], capture_output=True, text=True,
-                                 timeout=20)
-            model = out.stdout.strip() or model
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return {'model': model, 'memory_gb': total / 1e9}
+    return {'model': hardware.gpu_name(ctx.device_id) or 'GPU', 'memory_gb': total / 1e9}
 
 
 def _best_seconds(fn, repeats):

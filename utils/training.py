@@ -1,21 +1,23 @@
-"""Training and evaluation loops.
+"""The training and evaluation loops (`train`, `evaluate_accuracy`), with optional mixed precision.
 
 Metrics are accumulated on the device and read back only every `SYNC_EVERY` batches (to watch for
 NaN and to keep MXNet's asynchronous queue short) and once per epoch; the caller's network is used
-as given: nothing here initializes, re-initializes or hybridizes it.
+as given: nothing here initializes, re-initializes or hybridizes it. Everything a run does comes
+from its arguments (the profile is never consulted).
 
-Mixed precision (`amp=True`, off by default) uses MXNet's AMP: float16 on a GPU, bfloat16 on a CPU
-(MXNet has no float16 matrix multiply on CPUs), with MXNet's dynamic loss scaling.
+Mixed precision (`amp=True`, off by default) uses MXNet's AMP (`mxnet.contrib.amp`) with its dynamic
+loss scaling: float16 on a GPU; bfloat16 on a CPU whose oneDNN can compute in it (AVX-512, see
+utils.hardware.cpu_bfloat16_support; MXNet has no float16 matrix multiply on CPUs); elsewhere the
+run stays in float32 and says so in one line.
 """
 import math
-import os
 import time
 
 import numpy as np
 import pandas as pd
 
+from . import config, hardware
 from .compat import import_mxnet
-from .profiles import active_profile
 
 mx = import_mxnet()
 nd, autograd = mx.nd, mx.autograd
@@ -31,35 +33,44 @@ def _correct(output, y):
     return (output.argmax(axis=1) == y.astype('float32')).sum()
 
 
-def amp_dtype(ctx):
-    """The low-precision type AMP uses on `ctx`: float16 on a GPU, bfloat16 on a CPU."""
-    return 'float16' if ctx.device_type == 'gpu' else 'bfloat16'
+def mixed_precision_dtype(ctx, cpu_support=None):
+    """(dtype, why): the low-precision type AMP uses on `ctx`, or None where there is none.
+
+    float16 on a GPU; bfloat16 on a CPU that oneDNN can run it on; None otherwise, with the reason.
+    cpu_support: (bool, why) as from utils.hardware.cpu_bfloat16_support() (default: ask it)."""
+    if ctx.device_type == 'gpu':
+        return 'float16', 'GPU'
+    supported, why = cpu_support or hardware.cpu_bfloat16_support()
+    return ('bfloat16' if supported else None), why
 
 
 def enable_amp(ctx):
     """Switch on MXNet's automatic mixed precision for this Python process (it cannot be undone).
 
     Call it before the network first runs; `train(..., amp=True)` calls it for you. Returns the
-    `mxnet.contrib.amp` module.
+    `mxnet.contrib.amp` module, or raises RuntimeError where `ctx` has no low-precision type.
     """
-    from mxnet.contrib import amp
-    if not amp.amp._amp_initialized:
-        amp.init(target_dtype=amp_dtype(ctx))
-    return amp
+    from mxnet.contrib import amp as mxnet_amp
+    dtype, why = mixed_precision_dtype(ctx)
+    if dtype is None:
+        raise RuntimeError(f"No mixed precision on {ctx}: {why}. Train in float32 instead.")
+    if not mxnet_amp.amp._amp_initialized:
+        mxnet_amp.init(target_dtype=dtype)
+    return mxnet_amp
 
 
-def _prepare_amp(net, trainer, ctx):
+def _prepare_mixed_precision(net, trainer, ctx):
     """AMP on, the trainer given a loss scaler; a hybridized network's already-built graph (made
     in full precision before AMP was on) is dropped so the next call rebuilds it with AMP."""
-    from mxnet.contrib import amp
-    newly_on = not amp.amp._amp_initialized
+    from mxnet.contrib import amp as mxnet_amp
+    newly_on = not mxnet_amp.amp._amp_initialized
     enable_amp(ctx)
     if newly_on:
         net.apply(lambda block: block._clear_cached_op()
                   if isinstance(block, mx.gluon.HybridBlock) else None)
     if getattr(trainer, '_amp_loss_scaler', None) is None:
-        amp.init_trainer(trainer)
-    return amp
+        mxnet_amp.init_trainer(trainer)
+    return mxnet_amp
 
 
 def evaluate_accuracy(data, net, ctx):
@@ -88,7 +99,7 @@ def _progress(total, desc, enabled):
     if enabled is None:
         # The book build sets COURSE_PROGRESS=0: a notebook progress widget needs JavaScript from
         # the internet on the static site. Students running a notebook get the bar.
-        enabled = os.environ.get('COURSE_PROGRESS', '1') != '0'
+        enabled = config.current().progress
     if not enabled:
         return None
     from tqdm.auto import tqdm
@@ -107,18 +118,24 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     examples_per_sec (seconds is wall time including data loading). Stops early, returning the
     epochs so far, if the loss becomes NaN/infinite (message says why) or on Ctrl-C.
     progress: tqdm bar over the batches (default: on, unless $COURSE_PROGRESS is 0).
-    amp=True trains in mixed precision (see `enable_amp`); MXNet's loss scaler then reads one
-    overflow flag from the device per batch.
+    amp=True trains in mixed precision where `ctx` has a low-precision type (float16 on a GPU,
+    bfloat16 on an AVX-512 CPU; see `mixed_precision_dtype`), else in float32, saying why in one
+    line. MXNet's loss scaler then reads one overflow flag from the device per batch.
     """
-    scaler = _prepare_amp(net, trainer, ctx) if amp else None
-    print(f"Training on {ctx} | profile {active_profile()} | "
-          f"{_describe(train_data, test_data, num_epochs)}"
-          f"{f' | mixed precision ({amp_dtype(ctx)})' if amp else ''}")
+    scaler, precision = None, ''
+    if amp:
+        dtype, why = mixed_precision_dtype(ctx)
+        if dtype is None:
+            print(f"Mixed precision is not available here ({why}): training in float32.")
+        else:
+            scaler = _prepare_mixed_precision(net, trainer, ctx)
+            precision = f' | mixed precision ({dtype})'
+    print(f"Training on {ctx} | {_describe(train_data, test_data, num_epochs)}{precision}")
     rows, plot = [], None
     if live_plot:
         from .plotting import LiveHistoryPlot
         plot = LiveHistoryPlot()
-    for epoch in range(num_epochs):
+    for epoch in range(1, num_epochs + 1):  # epochs count from 1 (printout, history, plots)
         try:
             row = _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
                                scaler)
@@ -136,7 +153,7 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
-def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress, amp=None):
+def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress, scaler=None):
     total_loss = nd.zeros((1,), ctx=ctx)
     correct = nd.zeros((1,), ctx=ctx)
     count, batches, pending = 0, 0, None
@@ -149,8 +166,8 @@ def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress
             with autograd.record():
                 output = net(X)
                 batch_loss = loss(output, y)
-                if amp is not None:
-                    with amp.scale_loss(batch_loss, trainer) as scaled:
+                if scaler is not None:
+                    with scaler.scale_loss(batch_loss, trainer) as scaled:
                         to_differentiate = scaled
                 else:
                     to_differentiate = batch_loss
