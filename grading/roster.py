@@ -143,7 +143,7 @@ class Roster:
             if not student['student_id']:
                 if not any((v or '').strip() for v in rec.values()):
                     continue
-                if student.get('name', '').lower() in ('points possible', 'test student'):
+                if squash(student.get('name', '')) in ('pointspossible', 'teststudent', 'studenttest'):
                     continue  # the extra rows of a Canvas export
                 raise RosterError(f"{self.path}, line {line}: empty student id")
             if student['student_id'] in seen:
