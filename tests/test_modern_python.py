@@ -182,7 +182,7 @@ def test_alexnet_trains_and_evaluates_on_numpy_2(venv):
     assert result['sometrue_is_any'] is False
     assert result['epochs'] == 1 and 0 < result['loss'] < 10
     assert 0.0 <= result['acc'] <= 1.0
-    assert 'Epoch 0. Loss:' in out.stdout
+    assert 'Epoch 1. Loss:' in out.stdout
 
 
 def test_a_chapter_notebook_runs_end_to_end(venv):

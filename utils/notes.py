@@ -1,9 +1,28 @@
 """What a page says about the run that produced it: the profile, and what it reduced.
 
-A chapter keeps its full-experiment settings in a dict `FULL` and passes it to
-`settings_for_profile(full=FULL, ...)`; `profile_note(settings, FULL, labels)` then states, from
-those same values, what this run changed, so the text can never drift from the code.
+A chapter reads its settings with `settings = utils.settings_for('01_lenet')`;
+`profile_note(settings)` then states, from those same values, in one line and a small table, what
+this run changed against the full experiment (`settings.full`), so the text can never drift from
+the code.
 """
+from .i18n import translate
+
+# How the settings are called on the page (a key not listed here is shown as it is).
+LABELS = {
+    'train_examples': 'training images', 'test_examples': 'test images',
+    'batch_size': 'batch size', 'learning_rate': 'learning rate', 'epochs': 'epochs',
+    'resize': 'input size (pixels per side)', 'image_size': 'input size (pixels per side)',
+    'linear_learning_rate': 'learning rate of the linear models',
+    'lenet_learning_rate': 'learning rate of LeNet',
+    'matmul_size': 'matrix size n for the FLOP/s measurement',
+    'repeats': 'repetitions of each measurement',
+    'bandwidth_megabytes': 'megabytes copied for the bandwidth measurement',
+    'lenet_batch': 'LeNet batch for the speed measurement',
+    'alexnet_batch': 'AlexNet batch for the speed measurement',
+    'timing_steps': 'timed training steps', 'timed_batches': 'batches timed',
+    'd2l_batches': 'batches timed with d2l',
+    'curve_batches': 'batches in each loss curve',
+}
 
 
 class ProfileNote(str):
@@ -15,37 +34,53 @@ class ProfileNote(str):
 
 def _fmt(value):
     if value is None:
-        return 'all'
+        return translate('all')
     if isinstance(value, bool):
-        return 'yes' if value else 'no'
+        return translate('yes' if value else 'no')
     if isinstance(value, int):
         return f'{value:,}'
     return str(value)
 
 
+def _current(settings):
+    return settings if isinstance(settings, dict) else vars(settings)
+
+
 def reductions(settings, full):
     """{key: (this run's value, full value)} for every setting that differs from `full`."""
-    unknown = sorted(set(full) - set(vars(settings)))
+    current = _current(settings)
+    unknown = sorted(set(full) - set(current))
     if unknown:
-        raise ValueError(f"settings lack {unknown}: pass the same FULL dict that went to "
-                         f"settings_for_profile(full=...)")
-    return {k: (getattr(settings, k), v) for k, v in full.items() if getattr(settings, k) != v}
+        raise ValueError(f"settings lack {unknown}: pass the settings object of the same notebook "
+                         f"(utils.settings_for(name)), whose `full` holds its full-profile values")
+    return {k: (current[k], v) for k, v in full.items() if current[k] != v}
 
 
-def profile_note(settings, full, labels=None):
-    """Markdown: which profile built this page and each setting that differs from the full run.
+def profile_note(settings, full=None, labels=None):
+    """Markdown: one line on the profile that built this page, plus a table of each setting that
+    differs from the full experiment (none on a full run).
 
-    labels: {key: 'what it is'} for the reader, e.g. {'train_examples': 'training images'}.
+    settings: the notebook's `utils.settings_for(...)` namespace (its `full` is the full run).
+    full, labels: only for older callers that pass the full-profile dict and labels themselves.
     """
-    labels = labels or {}
+    if full is None:
+        full = getattr(settings, 'full', None)
+        if full is None:
+            raise ValueError("profile_note(settings) needs settings from utils.settings_for(...), "
+                             "which carry the full-profile values in `settings.full`")
+    names = dict(LABELS, **(labels or {}))
     changed = reductions(settings, full)
-    head = f"**This page was built with the `{settings.profile}` profile.**"
+    profile = settings.profile
     if not changed:
-        if settings.profile == 'full':
-            return ProfileNote(f"{head} It runs the experiment as the text describes it.")
-        return ProfileNote(f"{head} For this page it runs the same experiment as the full profile.")
-    items = '\n'.join(f"- {labels.get(k, k)}: **{_fmt(now)}** instead of {_fmt(was)}"
-                      for k, (now, was) in changed.items())
-    return ProfileNote(f"{head} To fit this machine it changes, compared with the full experiment "
-                       f"(`COURSE_PROFILE=full`):\n\n{items}\n\nEverything else is as in the full "
-                       f"experiment. Numbers on this page come from this reduced run.")
+        if profile == 'full':
+            return ProfileNote(translate("Built with the `{profile}` profile: the experiment as "
+                                         "the text describes it.").format(profile=profile))
+        return ProfileNote(translate("Built with the `{profile}` profile, which runs this page's "
+                                     "full experiment.").format(profile=profile))
+    head = translate("**Reduced run** (`{profile}` profile): the numbers on this page come from "
+                     "these settings, not the full experiment's.").format(profile=profile)
+    rows = '\n'.join(f"| {translate(names.get(k, k))} | **{_fmt(now)}** | {_fmt(was)} |"
+                     for k, (now, was) in changed.items())
+    table = (f"| {translate('setting')} | {translate('this run')} | {translate('full run')} |\n"
+             f"|---|---|---|\n{rows}")
+    return ProfileNote(f"{head}\n\n{table}")
