@@ -1,10 +1,14 @@
-"""The Colab set-up cell: what it installs on Colab (GPU, unsupported GPU, CPU), that it does nothing
-elsewhere, and that every notebook carries the identical generated copy.
+"""The Colab set-up cell and the bootstrap it runs (scripts/colab_bootstrap.py): what they install on
+Colab (GPU, unsupported GPU, CPU; d2l and otter only where used), what they fetch (utils/, never
+instructors/), that they do nothing elsewhere, and that every notebook carries the identical,
+short generated cell.
 
 Colab is simulated: a fake `google.colab` package on PYTHONPATH (its `_message` answers with a chosen
-notebook), a fake `nvidia-smi` on PATH for the GPU cases, and a recording `subprocess.run` that
-logs pip and git instead of running them (git "clones" by linking this repository). The cell's
-/content paths are redirected into a temporary folder; nothing else in its text is changed.
+notebook), a fake `nvidia-smi` on PATH for the GPU cases, a download that copies this working tree's
+bootstrap, and a recording `subprocess.run` that logs pip and git instead of running them (the
+"sparse checkout" links only the paths it names from this working tree, so `import utils` works only
+if utils needs nothing else). The /content paths of the cell and the bootstrap are redirected into a
+temporary folder; nothing else in their text is changed.
 """
 import importlib.metadata
 import json
@@ -31,22 +35,42 @@ CUDA11_WHEELS = [
 ]
 
 RUNNER = r'''
-import json, os, subprocess, sys
-calls, real_run = [], subprocess.run
+import json, os, shutil, subprocess, sys, urllib.request
+calls, downloads, real_run = [], [], subprocess.run
+CONTENT, REPO_ROOT = os.environ['CONTENT'], os.environ['REPO_ROOT']
+
+def redirect(text):
+    return text.replace("'/content", repr(CONTENT)[:-1])
 
 def recording_run(cmd, *args, **kwargs):
     cmd = [str(c) for c in cmd]
     if cmd[0] == 'git' or cmd[1:3] == ['-m', 'pip']:
         calls.append(cmd)
-        if cmd[0] == 'git':
-            os.symlink(os.environ['REPO_ROOT'], cmd[-1])   # the "clone" is this working tree
+        if cmd[:2] == ['git', 'clone']:
+            os.mkdir(cmd[-1])                              # a sparse clone starts with no files
+        elif cmd[0] == 'git' and cmd[3:5] == ['sparse-checkout', 'set']:
+            for pattern in cmd[5:]:
+                if pattern.startswith('--'):
+                    continue
+                name = pattern.strip('/')
+                os.symlink(os.path.join(REPO_ROOT, name), os.path.join(cmd[2], name))
         return subprocess.CompletedProcess(cmd, 0, '', '')
     return real_run(cmd, *args, **kwargs)                 # nvidia-smi: the fake one on PATH
 
+def fake_download(url, filename):
+    downloads.append([url, filename])
+    assert url.endswith('/scripts/colab_bootstrap.py'), url
+    with open(os.path.join(REPO_ROOT, 'scripts', 'colab_bootstrap.py')) as f:
+        text = redirect(f.read())
+    with open(filename, 'w') as f:
+        f.write(text)
+
 subprocess.run = recording_run
-source = open(os.environ['CELL_FILE']).read().replace("'/content", repr(os.environ['CONTENT'])[:-1])
+urllib.request.urlretrieve = fake_download
+source = redirect(open(os.environ['CELL_FILE']).read())
 exec(compile(source, 'colab-setup-cell', 'exec'), {'__name__': '__main__'})
 print('CALLS ' + json.dumps(calls))
+print('DOWNLOADS ' + json.dumps(downloads))
 print('UTILS_IMPORTED ' + json.dumps('utils' in sys.modules))
 '''
 
@@ -89,25 +113,33 @@ def run_cell(tmp_path, *, colab=True, gpu=None, notebook=None):
     out = subprocess.run([sys.executable, str(tmp_path / 'RUNNER.py')], capture_output=True,
                          text=True, env=env, cwd=tmp_path, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
-    lines = dict(line.split(' ', 1) for line in out.stdout.splitlines()
-                 if line.startswith(('CALLS ', 'UTILS_IMPORTED ')))
-    shown = '\n'.join(line for line in out.stdout.splitlines()
-                      if not line.startswith(('CALLS ', 'UTILS_IMPORTED ')))
+    keys = ('CALLS ', 'DOWNLOADS ', 'UTILS_IMPORTED ')
+    lines = dict(line.split(' ', 1) for line in out.stdout.splitlines() if line.startswith(keys))
+    shown = '\n'.join(line for line in out.stdout.splitlines() if not line.startswith(keys))
+    if colab:
+        config = yaml.safe_load((ROOT / '_config.yml').read_text())['repository']
+        org_repo = config['url'].split('github.com/', 1)[1]
+        assert json.loads(lines['DOWNLOADS']) == [[
+            f"https://raw.githubusercontent.com/{org_repo}/{config.get('branch', 'main')}"
+            '/scripts/colab_bootstrap.py', f'{content}/colab_bootstrap.py']]
     return json.loads(lines['CALLS']), shown, json.loads(lines['UTILS_IMPORTED'])
 
 
-def expected(tmp_path, *, gpu, exercise):
+def expected(tmp_path, *, gpu, exercise, d2l=False):
     config = yaml.safe_load((ROOT / '_config.yml').read_text())['repository']
     content = tmp_path / 'content'
     pip = [sys.executable, '-m', 'pip', 'install', '-q']
-    cmds = [['git', 'clone', '-q', '--depth', '1', '--branch', config.get('branch', 'main'),
-             config['url'], f'{content}/lenet-to-alexnet']]
+    cmds = [['git', 'clone', '-q', '--depth', '1', '--filter=blob:none', '--sparse',
+             '--branch', config.get('branch', 'main'), config['url'], f'{content}/lenet-to-alexnet'],
+            ['git', '-C', f'{content}/lenet-to-alexnet', 'sparse-checkout', 'set', '--no-cone',
+             '/utils/']]
     if gpu:
         cmds += [pip + ['--no-deps', 'mxnet-cu117==1.9.1'],
-                 pip + ['--no-deps', '--target', f'{content}/cuda11'] + CUDA11_WHEELS]
+                 pip + ['--upgrade', '--no-deps', '--target', f'{content}/cuda11'] + CUDA11_WHEELS]
     else:
         cmds += [pip + ['--no-deps', 'mxnet==1.9.1']]
-    cmds += [pip + ['--no-deps', 'd2l==1.0.3']]
+    if d2l:
+        cmds += [pip + ['--no-deps', 'd2l==1.0.3']]
     if exercise:
         cmds += [pip + ['otter-grader==7.0.0', f"numpy=={importlib.metadata.version('numpy')}"]]
     return cmds
@@ -118,6 +150,9 @@ CHAPTER = {'metadata': {}, 'cells': [
     {'cell_type': 'code', 'metadata': {}, 'source': ['import utils\n']}]}
 EXERCISE = {'metadata': {}, 'cells': CHAPTER['cells'] + [
     {'cell_type': 'code', 'metadata': {}, 'source': ['import otter\n', 'grader = otter.Notebook()']}]}
+WITH_D2L = {'metadata': {}, 'cells': CHAPTER['cells'] + [
+    {'cell_type': 'markdown', 'metadata': {}, 'source': 'We compare with `import d2l` below.'},
+    {'cell_type': 'code', 'metadata': {}, 'source': ['import time\n', 'from d2l import mxnet as d2l\n']}]}
 
 
 def test_gpu_runtime_installs_gpu_mxnet_and_cuda11_libraries_apart(tmp_path):
@@ -145,14 +180,42 @@ def test_exercise_notebook_also_gets_otter_without_touching_numpy(tmp_path):
     assert calls == expected(tmp_path, gpu=True, exercise=True)
 
 
-def test_when_the_notebook_cannot_be_read_otter_is_installed_to_be_safe(tmp_path):
+def test_when_the_notebook_cannot_be_read_d2l_and_otter_are_installed_to_be_safe(tmp_path):
     calls, _, _ = run_cell(tmp_path, gpu=None, notebook=None)
-    assert calls == expected(tmp_path, gpu=False, exercise=True)
+    assert calls == expected(tmp_path, gpu=False, exercise=True, d2l=True)
+
+
+def test_d2l_is_installed_only_for_a_notebook_that_imports_it(tmp_path):
+    calls, _, imported = run_cell(tmp_path, gpu=None, notebook=WITH_D2L)
+    assert calls == expected(tmp_path, gpu=False, exercise=False, d2l=True)
+    assert imported
+
+
+def test_only_utils_is_fetched_never_the_instructors_folder(tmp_path):
+    run_cell(tmp_path, gpu=None, notebook=CHAPTER)  # `import utils` worked from this checkout
+    checkout = tmp_path / 'content' / 'lenet-to-alexnet'
+    assert sorted(p.name for p in checkout.iterdir()) == ['utils']
+
+
+def test_which_course_notebooks_need_d2l_is_read_from_their_code():
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    import colab_bootstrap
+    for path in colab_cell.all_notebooks():
+        nb = json.loads(path.read_text())
+        code = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code'
+                and 'colab-setup' not in c.get('metadata', {}).get('tags', [])]
+        imports = any(line.strip().startswith(('import d2l', 'from d2l')) for src in code
+                      for line in src.splitlines())
+        assert colab_bootstrap.extras_needed(nb)['d2l'] == imports, path
+    assert colab_bootstrap.extras_needed({'cells': [{'cell_type': 'code', 'source': '# d2l.ai says'}]}) \
+        == {'d2l': False, 'otter': False}
 
 
 def test_no_install_ever_lets_pip_change_numpy(tmp_path):
-    calls, _, _ = run_cell(tmp_path, gpu=('Tesla T4', '7.5'), notebook=EXERCISE)
-    for cmd in calls[1:]:
+    calls, _, _ = run_cell(tmp_path, gpu=('Tesla T4', '7.5'), notebook=None)  # installs all four
+    installs = [cmd for cmd in calls if cmd[1:4] == ['-m', 'pip', 'install']]
+    assert len(installs) == 4
+    for cmd in installs:
         args = cmd[5:]
         numpy_pins = [a for a in args if a.startswith('numpy')]
         assert '--no-deps' in args or numpy_pins == [f"numpy=={importlib.metadata.version('numpy')}"], cmd
@@ -178,6 +241,10 @@ def test_every_course_notebook_has_the_identical_cell():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_the_cell_is_short():
+    assert len(colab_cell.cell_source().splitlines()) <= 12
+
+
 def _notebook(cells):
     return {'cells': cells, 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
 
@@ -191,7 +258,7 @@ def test_a_drifted_copy_fails_the_check_and_write_repairs_it(tmp_path):
     source = colab_cell.cell_source()
     intro = {'cell_type': 'markdown', 'id': 'm', 'metadata': {}, 'source': '# Title'}
     nb = tmp_path / 'drifted.ipynb'
-    nb.write_text(json.dumps(_notebook([intro, _code(source.replace('mxnet==1.9.1', 'mxnet==1.9.0'),
+    nb.write_text(json.dumps(_notebook([intro, _code(source.replace("'main')", "'old')"),
                                                      ['colab-setup', 'hide-input'], 'c'),
                                         _code('import utils', cid='u')])))
     out = check(nb)
