@@ -287,3 +287,39 @@ def test_missing_or_misplaced_cell_fails_and_write_puts_it_first(tmp_path):
         assert 'colab-setup' in cells[0]['metadata']['tags'] and ''.join(cells[0]['source']) == source
         assert [''.join(c['source']) for c in cells[1:]] == ['import utils']
     assert check(missing, late).returncode == 0
+
+
+def test_the_real_sparse_clone_fetches_utils_and_not_the_instructors_files(tmp_path):
+    """Real git on a small repository: the bootstrap's clone checks out utils/ only, and the
+    instructors' file contents are not even downloaded (blob-less clone)."""
+    if not shutil.which('git'):
+        pytest.skip('needs git')
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    import colab_bootstrap
+    source = tmp_path / 'course'
+    (source / 'utils').mkdir(parents=True)
+    (source / 'instructors' / 'masters').mkdir(parents=True)
+    (source / 'utils' / '__init__.py').write_text('VALUE = 1\n')
+    (source / 'instructors' / 'masters' / 'solution.ipynb').write_text('{"answer": 42}\n')
+    (source / 'README.md').write_text('course\n')
+
+    def git(*args, cwd=source):
+        return subprocess.run(['git', *args], cwd=cwd, check=True, capture_output=True, text=True,
+                              env=dict(os.environ, GIT_AUTHOR_NAME='t', GIT_AUTHOR_EMAIL='t@t',
+                                       GIT_COMMITTER_NAME='t', GIT_COMMITTER_EMAIL='t@t')).stdout
+    git('init', '-q', '-b', 'main')
+    git('config', 'uploadpack.allowFilter', 'true')  # as GitHub allows partial clones
+    git('add', '.')
+    git('commit', '-q', '-m', 'course')
+    secret = git('rev-parse', 'HEAD:instructors/masters/solution.ipynb').strip()
+    clone = tmp_path / 'content' / 'lenet-to-alexnet'
+    colab_bootstrap.fetch_course(f'file://{source}', 'main', str(clone))
+    checked_out = sorted(str(p.relative_to(clone)) for p in clone.rglob('*') if '.git' not in p.parts)
+    assert checked_out == ['utils', 'utils/__init__.py']
+    wanted = git('rev-parse', 'HEAD:utils/__init__.py').strip()
+    offline = dict(os.environ, GIT_NO_LAZY_FETCH='1')
+
+    def has_object(oid):
+        return subprocess.run(['git', 'cat-file', '-e', oid], cwd=clone, capture_output=True,
+                              env=offline).returncode == 0
+    assert has_object(wanted) and not has_object(secret), "the solution's contents were downloaded"
