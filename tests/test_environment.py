@@ -1,6 +1,10 @@
 """environment.yml (conda) must pin exactly what requirements/*.txt pin for Python 3.11."""
 import re
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = re.compile(r'^\s*(?:-\s*)?([A-Za-z0-9_.\-]+)==([^\s;#]+)\s*(?:;\s*(.*))?$')
@@ -55,3 +59,56 @@ def test_pin_parser_sees_disagreement():
     assert _pins(['numpy==1.23.5 ; python_version < "3.12"', 'numpy==2.2.6 ; python_version >= "3.12"']) \
         == {'numpy': '1.23.5'}
     assert _pins(['numpy==2.2.6 ; python_version >= "3.12"'], python='3.13') == {'numpy': '2.2.6'}
+
+
+# ---------------------------------------------------------------- Binder (repo2docker)
+
+# As repo2docker 2026.4.0 reads environment.yml (repo2docker/buildpacks/conda/__init__.py:
+# `environment_yaml`, `python_version`, `_should_preassemble_env`; utils.is_local_pip_requirement).
+PYTHON_REGEX = re.compile(r"python\s*=+\s*([\d\.]*)")
+
+
+def repo2docker_view(text):
+    env = yaml.safe_load(text)
+    if env is None:
+        env = {}
+    if not isinstance(env, Mapping):
+        raise TypeError(f"environment.yml should contain a dictionary. Got {type(env)!r}")
+    python = None
+    for dep in env.get('dependencies', []):
+        if isinstance(dep, str) and PYTHON_REGEX.match(dep):
+            python = '.'.join(PYTHON_REGEX.match(dep).group(1).split('.')[:2])
+            break
+    pip = [dep['pip'] for dep in env.get('dependencies', []) if isinstance(dep, dict) and dep.get('pip')]
+    return env, python, pip
+
+
+def test_environment_yml_is_what_repo2docker_can_build():
+    env, python, pip = repo2docker_view((ROOT / 'environment.yml').read_text())
+    assert python == '3.11', 'repo2docker would pick its default Python'
+    assert env.get('name') and env.get('channels') == ['conda-forge']
+    deps = env['dependencies']
+    assert all(isinstance(d, (str, dict)) for d in deps)
+    assert 'pip' in deps, "a pip: section needs pip itself among the conda dependencies"
+    assert len(pip) == 1 and isinstance(pip[0], list) and pip[0]
+    # every pip line is a pinned package (no -r/-e/local path: repo2docker could not pre-assemble)
+    assert all(PIN.match(f'- {line}') for line in pip[0]), pip[0]
+    assert _pins(f'- {line}' for line in pip[0]) == {k: v for k, v in environment_pins().items()
+                                                     if k != 'd2l'}
+
+
+def test_the_repo2docker_view_rejects_what_repo2docker_rejects():
+    with pytest.raises(TypeError, match='dictionary'):
+        repo2docker_view('- numpy\n- matplotlib\n')
+    assert repo2docker_view('dependencies:\n  - python=3.12.1\n')[1] == '3.12'
+
+
+def test_binder_post_build_installs_d2l_as_the_readme_does():
+    post_build = ROOT / 'postBuild'
+    assert post_build.stat().st_mode & 0o111, 'repo2docker runs postBuild only if it is executable'
+    commands = [line for line in post_build.read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith('#')]
+    assert commands[0].startswith('#!') or commands[0].startswith('set ')
+    installs = [line for line in commands if line.startswith('pip install')]
+    assert installs == [f"pip install --no-deps d2l=={requirement_pins()['d2l']}"]
+    assert not (ROOT / 'binder').exists(), 'a binder/ folder would make repo2docker ignore these files'
