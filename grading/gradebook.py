@@ -6,7 +6,7 @@ Standard library only. Layout of OUT (made by `python -m grading ... --out OUT`)
                           total; its first row, "Points Possible", holds each column's maximum.
     written.csv           YOURS: written-question points and comments. Created once, then only
                           ever appended to (a row for each newly graded student); never rewritten.
-    history/              every earlier grades.csv, as grades-<UTC time>.csv, kept before a rewrite.
+    history/              grades.csv as it was before each run that changed it (grades-<UTC time>.csv).
     feedback/<name>.md    for the student (re-rendered when written.csv changes).
     executed/<name>.ipynb the run, with outputs and figures.
     private/records/      one JSON record per submission, with the hidden tests' failure messages:
@@ -22,7 +22,6 @@ import io
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -97,6 +96,8 @@ class Book:
             (state or {}).get('students')
         self.roster = roster
         self.backed_up = False
+        grades = self.out / 'grades.csv'  # as it was before this run: kept before the first change
+        self.original = grades.read_bytes() if grades.exists() else None
         self.columns = self._columns()
         self._check_grades_header()
         self.written_rows = self._read_written()
@@ -380,15 +381,15 @@ class Book:
     def write_grades(self):
         path = self.out / 'grades.csv'
         text = self.grades_text()
-        if path.exists():
-            old = path.read_text(encoding='utf-8-sig')
-            if old == text:
-                return path
-            if not self.backed_up:  # once per run: the file as it was before this run changed it
-                stamp = dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%S.%fZ')
-                (self.out / 'history').mkdir(exist_ok=True)
-                shutil.copy2(path, self.out / 'history' / f'grades-{stamp}.csv')
-                self.backed_up = True
+        if path.exists() and path.read_text(encoding='utf-8-sig') == text:
+            return path
+        if self.original is not None and not self.backed_up:
+            # once per run: the file as it was before this run first changed it (the versions in
+            # between only add this run's rows)
+            stamp = dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%S.%fZ')
+            (self.out / 'history').mkdir(exist_ok=True)
+            (self.out / 'history' / f'grades-{stamp}.csv').write_bytes(self.original)
+            self.backed_up = True
         write_atomically(path, text)
         self.save_state()
         return path
