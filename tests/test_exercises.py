@@ -5,6 +5,7 @@ The slow test grades each master's solutions, filled into the generated student 
 `grader.check` cell in the executed notebook reports its public tests passed.
 """
 import csv
+import importlib
 import json
 import html as html_module
 import os
@@ -48,6 +49,20 @@ def test_committed_student_notebooks_and_autograders_are_up_to_date():
     done = subprocess.run([sys.executable, 'scripts/make_exercises.py', '--check'], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize('name', EXPECTED)
+def test_autograder_zips_are_for_this_grader_only(name):
+    """No Gradescope look-alike: without otter's run_autograder/setup.sh/environment, and saying so."""
+    import zipfile
+    with zipfile.ZipFile(ROOT / 'instructors' / 'autograder' / f'{name}.zip') as zf:
+        names = zf.namelist()
+        readme = zf.read('README.txt').decode()
+    extra = [n for n in names if not (n.startswith('tests/') and n.endswith('.py'))
+             and n not in ('README.txt', 'course_questions.json', 'otter_config.json')]
+    assert not extra, extra
+    assert 'not a Gradescope' in readme and 'python -m grading' in readme
+    assert any(n.startswith('tests/q') for n in names)
 
 
 def test_generation_is_deterministic():
@@ -115,29 +130,41 @@ def solution_answers(name):
     return answers
 
 
+KINDS = ('solved', 'alternative', 'fabricated')
+
+
+def submission_answers(name, kind):
+    """Answer cells of one kind of submission: the master's solutions, or tests/exercises/<name>.py's
+    ALTERNATIVE (correct in other words) or FABRICATED (right types, no training)."""
+    if kind == 'solved':
+        return solution_answers(name)
+    return [a.strip('\n') for a in getattr(importlib.import_module(f'exercises.{name}'), kind.upper())]
+
+
+def graded_rows(folder):
+    """{submission file name: grades.csv row} (other rows, such as points possible, left out)."""
+    with open(folder / 'grades.csv', newline='') as f:
+        return {r['submission']: r for r in csv.DictReader(f) if r['submission'].endswith('.ipynb')}
+
+
 @pytest.fixture(scope='module')
 def graded_solutions(tmp_path_factory):
-    """Grade all four solved notebooks at once (two at a time: most of the time is training)."""
+    """Grade, for each exercise, the solved, alternative and fabricated submissions under the smoke
+    profile (one exercise at a time, two notebooks at once: most of the time is training)."""
     base = tmp_path_factory.mktemp('solutions')
-    runs = {}
+    results = {}
     for name in EXPECTED:
         folder = base / name
         folder.mkdir()
-        nb = with_answers(student(name), solution_answers(name))
-        nbformat.write(nb, folder / 'solved.ipynb')
+        for kind in KINDS:
+            nb = with_answers(student(name), submission_answers(name, kind))
+            nbformat.write(nb, folder / f'{kind}.ipynb')
         env = dict(os.environ, FASHION_MNIST_DIR=str(SHARED_DATA))
         cmd = [sys.executable, '-m', 'grading', name, str(folder), '--out', str(base / f'{name}-out'),
-               '--profile', 'smoke', '--cell-timeout', '240', '--timeout', '420']
-        runs[name] = cmd, env
-    results, pending = {}, list(runs.items())
-    while pending:
-        batch, pending = pending[:2], pending[2:]
-        procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-                 for name, (cmd, env) in batch}
-        for name, proc in procs.items():
-            out, _ = proc.communicate(timeout=900)
-            results[name] = (proc.returncode, out, base / f'{name}-out')
+               '--profile', 'smoke', '--cell-timeout', '300', '--timeout', '600', '--jobs', '2']
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=1800)
+        results[name] = (done.returncode, done.stdout, base / f'{name}-out')
     return results
 
 
@@ -145,8 +172,7 @@ def graded_solutions(tmp_path_factory):
 def test_master_solutions_get_full_marks_under_smoke(graded_solutions, name):
     code, out, folder = graded_solutions[name]
     assert code == 0, out[-3000:]
-    with open(folder / 'grades.csv', newline='') as f:
-        (row,) = list(csv.DictReader(f))
+    row = graded_rows(folder)['solved.ipynb']
     feedback = (folder / 'feedback' / 'solved.md').read_text()
     assert row['status'] == 'ok', (row, feedback)
     assert float(row['score']) == float(row['max_score']) > 0, feedback
@@ -158,6 +184,34 @@ def test_master_solutions_get_full_marks_under_smoke(graded_solutions, name):
     for cell in checks:
         shown = json.dumps(cell.outputs)
         assert 'passed' in shown and 'failed' not in shown, (cell.source, shown[:1000])
+
+
+@pytest.mark.parametrize('name', EXPECTED)
+def test_alternative_correct_answers_get_full_marks(graded_solutions, name):
+    """Hidden tests must not reject a correct answer for being written differently (e.g.
+    exercise 2: init.Normal(0.01), which shrinks more than Xavier, as the shrinking initializer)."""
+    code, out, folder = graded_solutions[name]
+    row = graded_rows(folder)['alternative.ipynb']
+    feedback = (folder / 'feedback' / 'alternative.md').read_text()
+    assert row['status'] == 'ok', (row, feedback)
+    assert float(row['score']) == float(row['max_score']) > 0, feedback
+
+
+@pytest.mark.parametrize('name', EXPECTED)
+def test_fabricated_answers_do_not_reach_full_marks(graded_solutions, name):
+    """Right types, no training, numbers written by hand: every public test passes, and the hidden
+    tests (which read the grader's own settings, never the notebook's) take points away."""
+    code, out, folder = graded_solutions[name]
+    row = graded_rows(folder)['fabricated.ipynb']
+    feedback = (folder / 'feedback' / 'fabricated.md').read_text()
+    assert row['status'] == 'ok', (row, feedback)
+    assert float(row['score']) < float(row['max_score']), feedback
+    assignment = grade.find_assignment(name)
+    for q in importlib.import_module(f'exercises.{name}').FABRICATED_LOSES:
+        assert float(row[q]) < assignment.possible[q], (q, row, feedback)
+    executed = nbformat.read(folder / 'executed' / 'fabricated.ipynb', as_version=4)
+    checks = [c for c in executed.cells if c.cell_type == 'code' and c.source.startswith('grader.check(')]
+    assert all('failed' not in json.dumps(c.outputs) for c in checks), 'the public tests all pass'
 
 
 def test_student_notebooks_render_in_a_book_with_warnings_as_errors(tmp_path):
