@@ -195,6 +195,35 @@ def test_a_chapter_notebook_runs_end_to_end(venv):
     assert Path(executable).parent.parent.resolve() == path.resolve()
 
 
+D2L_AFTER_UTILS = r'''
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import utils                        # the notebooks' order: utils (and its numpy shim) first
+from d2l import mxnet as d2l        # chapter 5 times d2l's loader against utils'
+import numpy as np
+timer = d2l.Timer()
+# what chapter 5 times: d2l's per-image pipeline, Resize + ToTensor, on one 28x28 image
+image = utils.mx.nd.array(np.arange(784).reshape(28, 28, 1) % 256, dtype='uint8')
+out = d2l.transforms.Compose([d2l.transforms.Resize(224), d2l.transforms.ToTensor()])(image)
+timer.stop()
+train, test = utils.load_data_fashion_mnist(16, train_examples=32, test_examples=16)
+lenet = utils.lenet()
+lenet.initialize()
+print('RESULT ' + json.dumps({'numpy': np.__version__, 'd2l_shape': list(out.shape), 'd2l_timer': timer.sum() > 0,
+                              'utils_acc': float(utils.evaluate_accuracy(test, lenet, utils.mx.cpu()))}))
+'''
+
+
+def test_d2l_imports_and_runs_after_utils_on_numpy_2(venv):
+    version, path = venv
+    out = subprocess.run([str(path / 'bin' / 'python'), '-c', D2L_AFTER_UTILS, str(ROOT)],
+                         capture_output=True, text=True, env=env_for(path), timeout=600, cwd=ROOT)
+    result = _result(out)
+    assert result['numpy'].startswith('2.') and result['d2l_shape'] == [1, 224, 224]
+    assert result['d2l_timer']
+    assert 0.0 <= result['utils_acc'] <= 1.0
+
+
 @pytest.mark.skipif(os.environ.get('COURSE_TEST_SETUP_ENV') != '1',
                     reason='slow: set COURSE_TEST_SETUP_ENV=1 to run scripts/setup_env.sh with 3.12 and 3.13')
 @pytest.mark.parametrize('version', sorted(PYTHONS))
