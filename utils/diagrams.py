@@ -1,5 +1,6 @@
-"""Architecture diagrams drawn from the networks themselves (via `layer_table`), so a figure can
-never disagree with the code that defines the network. One row per layer, top to bottom; the bar's
+"""Architecture diagrams drawn from the networks themselves (via `layer_table`).
+
+A figure can never disagree with the code that defines the network. One row per layer, top to bottom; the bar's
 length is the log of how many numbers the layer outputs per image, its colour the kind of layer."""
 import math
 

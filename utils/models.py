@@ -1,5 +1,7 @@
-"""The two networks the course traces, as the chapters define them (HybridSequential, so
-`net.hybridize()` can compile them; the original tutorial's `nn.Sequential` works with `utils` too)."""
+"""The two networks the course traces, LeNet and AlexNet, as the chapters define them.
+
+They are HybridSequential, so `net.hybridize()` can compile them; the original tutorial's
+`nn.Sequential` works with `utils` too."""
 from .compat import import_mxnet
 
 mx = import_mxnet()
