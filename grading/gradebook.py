@@ -407,7 +407,10 @@ class Book:
         """Re-read written.csv; rewrite grades.csv and every feedback file that changed."""
         self.written_rows = self._read_written()
         records = self._records()
-        self.ensure_written(list(records.values()))
+        legacy = [{'key': k, 'submission': r.get('submission') or k,
+                   'student': {'student_id': r.get('student_id', ''), 'name': r.get('name', '')}}
+                  for k, r in self._old_rows().items() if k not in records and r.get('status') != 'missing']
+        self.ensure_written(list(records.values()) + legacy)
         for rec in records.values():
             self.write_feedback(rec)
         return self.write_grades()

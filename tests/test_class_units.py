@@ -264,3 +264,20 @@ def test_question_regions_of_a_student_notebook(assignment):
     assert answer == ['q1', 'q2', 'q3', 'q4']
     checker = [labels[i] for i, c in enumerate(cells) if 'exercise-checker' in c['tags']]
     assert checker == ['before q1']
+
+
+def test_written_scores_typed_into_an_old_grades_csv_are_kept(tmp_path, assignment):
+    """The grader once said to type written scores into grades.csv: they move to written.csv."""
+    old = ('submission,status,score,max_score,reason,q1,q2,q3,q4\n'
+           'a.ipynb,ok,5,5,,2,2,1,1.5\n'
+           'b.ipynb,error,2,5,cell 6 raised NameError,0,2,0,\n')
+    (tmp_path / 'grades.csv').write_text(old)
+    book = Book(tmp_path, assignment)
+    book.refresh()
+    written = {r['submission']: r for r in __import__('csv').DictReader(open(tmp_path / 'written.csv'))}
+    assert written['a.ipynb']['q4'] == '1.5' and written['b.ipynb']['q4'] == ''
+    rows = {r['submission']: r for r in __import__('csv').DictReader(open(tmp_path / 'grades.csv'))}
+    assert rows['a.ipynb']['q4'] == '1.5' and rows['a.ipynb']['total'] == '6.5'
+    assert rows['b.ipynb']['score'] == '2' and rows['b.ipynb']['reason'] == 'cell 6 raised NameError'
+    assert rows['Points Possible']['total'] == '7'
+    assert [p.read_text() for p in (tmp_path / 'history').iterdir()] == [old]
