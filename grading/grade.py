@@ -13,25 +13,32 @@ For every `*.ipynb` in SUBMISSIONS_DIR, in name order:
    (see grading/sandbox.py); afterwards its variables are exported as plain data;
 3. a separate process, outside that folder, runs the public and hidden tests against that data.
    The tests are never copied where the submission's code runs.
-Writes OUT_DIR/grades.csv (rewritten atomically after each submission, so it is always complete
-for the submissions graded so far), OUT_DIR/feedback/<name>.md (per-question results and the
-public tests' output) and OUT_DIR/executed/<name>.ipynb (the run, for reading written answers).
+Writes OUT_DIR/grades.csv (rewritten atomically after each submission; rows of submissions not
+graded in this run are kept, the previous version goes to OUT_DIR/history/), OUT_DIR/written.csv
+(created once for the written questions' points and comments, never rewritten),
+OUT_DIR/feedback/<name>.md (per question: what failed and where; rendered by grading/feedback.py),
+OUT_DIR/executed/<name>.ipynb (the run, with figures) and OUT_DIR/private/ (records with the
+hidden tests' failure messages, for instructors). See grading/gradebook.py.
+`--only FILE...` re-grades chosen files, `--roster CSV` keys rows by student id, `--deadline`
+flags late files. Class tools: `python -m grading written|report|export ASSIGNMENT OUT_DIR`
+(grading/classtools.py).
 
 Statuses: ok (every cell ran without an error), error (some cell raised; the rest still ran and
 was graded), timeout (a cell or the whole notebook hit its limit), killed (the kernel died, e.g.
 `os._exit` or a crash), unreadable (not a notebook). Exit code 0 whatever the submissions did;
-2 when the grader itself cannot run (missing assignment or folder).
+2 when the grader itself cannot run (missing assignment or folder, no notebook found, a bad
+roster or written.csv).
 
 This module runs twice more as a script (`python grading/grade.py --run-tests`): the test process.
 It must not import the `utils` package at module level (that would import MXNet in every process).
 """
 import argparse
-import csv
 import io
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -86,9 +93,9 @@ class Assignment:
         self.max_score = sum(self.possible.values())
 
 
-def find_assignment(spec):
+def find_assignment(spec, private=False):
     path = Path(spec)
-    if path.suffix == '.zip':
+    if private or path.suffix == '.zip':
         if not path.is_file():
             raise GraderError(f"autograder {path} does not exist")
         return Assignment(path)
@@ -230,17 +237,28 @@ def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profi
 def read_submission(path):
     """(notebook JSON text without outputs, None) or (None, why it is unreadable)."""
     import nbformat
-    try:
-        info = os.lstat(path)
+    from .batch import is_notebook_name, kind_of
+    kind = kind_of(path)
+    if kind:
+        return None, f'not a notebook file: {kind}'
+    if not is_notebook_name(path):
+        return None, 'not a notebook (the name does not end in .ipynb)'
+    try:  # never follows a link, never blocks on a FIFO swapped in since
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as err:
         return None, f'cannot read the file ({err.strerror})'
-    if not os.path.isfile(path) or os.path.islink(path):
-        return None, 'not a regular file'
-    if info.st_size == 0:
-        return None, 'empty file'
-    if info.st_size > MAX_SUBMISSION_BYTES:
-        return None, f'file is larger than {MAX_SUBMISSION_BYTES // 2**20} MB'
-    raw = Path(path).read_bytes()
+    with os.fdopen(fd, 'rb') as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, 'not a regular file'
+        if info.st_size == 0:
+            return None, 'empty file'
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            return None, f'file is larger than {MAX_SUBMISSION_BYTES // 2**20} MB'
+        try:
+            raw = f.read(MAX_SUBMISSION_BYTES + 1)
+        except OSError as err:
+            return None, f'cannot read the file ({err.strerror})'
     try:
         text = raw.decode('utf-8')
     except UnicodeDecodeError:
@@ -278,12 +296,22 @@ def describe_run(run, limits):
     errors = [e for e in summary.get('errors') or [] if isinstance(e, dict)]
     for e in errors:
         notes.append(f"{cell(e.get('cell'))} raised {e.get('ename')}: {e.get('evalue')}"[:300])
+    notes += run.get('cleanup') or []
+    if run.get('oom_kills'):
+        notes.append(f"the memory limit for the whole submission ({limits.get('memory_mb', '?')} MB, "
+                     f"all its processes together) was reached: {run['oom_kills']} process(es) killed")
+    if run.get('channel_error') and not run['hard_timeout']:
+        notes.append(f"no usable record from the sandbox: {run['channel_error']}")
     if run['hard_timeout']:
         return 'timeout', f"stopped at the total limit of {limits['total']} s", notes
     if not run['summary']:
         code = run['exit']
         how = f'signal {-code}' if isinstance(code, int) and code < 0 else f'exit code {code}'
-        return 'killed', f'the notebook process ended without a report ({how})', notes
+        why = run.get('channel_error') or 'no report'
+        tail = ' '.join((run.get('stderr_tail') or '').split()[-60:])
+        if tail:
+            notes.append(f'the sandbox worker said: ...{tail[-400:]}')
+        return 'killed', f'no record from the sandbox ({why}; worker {how})', notes
     if summary.get('worker_error'):
         return 'error', f"the notebook could not be run: {summary['worker_error']}"[:300], notes
     dead = summary.get('dead_kernel')
@@ -291,7 +319,8 @@ def describe_run(run, limits):
         code = dead.get('returncode') if isinstance(dead, dict) else None
         how = f', signal {-code}' if isinstance(code, int) and code < 0 else \
             (f', exit code {code}' if code is not None else '')
-        return 'killed', f"the kernel died in {cell(dead.get('cell') if isinstance(dead, dict) else None)}{how}", notes
+        memory = ' (memory limit for the whole submission reached)' if run.get('oom_kills') else ''
+        return 'killed', f"the kernel died in {cell(dead.get('cell') if isinstance(dead, dict) else None)}{how}{memory}", notes
     if summary.get('stuck') is not None:
         return 'timeout', (f"{cell(summary['stuck'])} exceeded the per-cell limit of {limits['cell']} s "
                            f"and ignored the interrupt; later cells did not run"), notes
@@ -305,33 +334,50 @@ def describe_run(run, limits):
         e = errors[0]
         memory = ' (memory cap reached)' if e.get('ename') == 'MemoryError' else ''
         more = f' and {len(errors) - 1} more error(s)' if len(errors) > 1 else ''
-        return 'error', f"{cell(e.get('cell'))} raised {e.get('ename')}{memory}{more}", notes
+        return 'error', f"{cell(e.get('cell'))} raised {exception_name(e.get('ename'))}{memory}{more}", notes
     return 'ok', '', notes
 
 
-def grade_one(path, assignment, options, scratch):
-    """One gradebook row (dict) and the feedback text."""
-    name = os.path.basename(path)
+def exception_name(ename):
+    """An exception's class name for the gradebook's reason column, which is plain text: a
+    (dotted) Python name as it is, anything else (a name made up to forge text) described."""
+    ename = str(ename)
+    return ename if re.fullmatch(r'[A-Za-z_][A-Za-z0-9_.]{0,99}', ename) else \
+        'an exception whose class name is not a Python name'
+
+
+def grade_one(path, assignment, options, scratch, name=None):
+    """One gradebook row (dict) and the grading record (grading/feedback.py renders it).
+    name: the file name its executed notebook is kept under (default: the file's own)."""
+    from .feedback import make_record
+    name = name or os.path.basename(path)
     text, why = read_submission(path)
     scores = {q: 0.0 for q in assignment.auto}
     if text is None:
-        return row(name, 'unreadable', why, scores, assignment), feedback(
-            name, assignment, 'unreadable', why, scores, {}, {}, [], None)
+        return row(name, 'unreadable', why, scores, assignment), make_record(
+            name, assignment, 'unreadable', why, scores, {}, [])
     private = Path(tempfile.mkdtemp(prefix='tests-', dir=scratch))
+    sweeper = getattr(options, 'sweeper', None)
     try:
-        run = sandbox().run_notebook(
-            text, 'submission.ipynb', cell_timeout=options.cell_timeout,
-            total_timeout=options.timeout, memory_bytes=options.memory_mb * 2**20,
-            copy_dirs=[str(ROOT / 'utils')], read_only=options.read_only, env=options.kernel_env,
-            private_dir=str(private / 'export'),
-            keep_executed=str(options.out / 'executed' / name) if options.keep_executed else None)
+        if sweeper:
+            sweeper.started()
+        try:
+            run = sandbox().run_notebook(
+                text, 'submission.ipynb', cell_timeout=options.cell_timeout,
+                total_timeout=options.timeout, memory_bytes=options.memory_mb * 2**20,
+                copy_dirs=[str(ROOT / 'utils')], read_only=options.read_only, env=options.kernel_env,
+                private_dir=str(private / 'export'),
+                keep_executed=str(options.out / 'executed' / name) if options.keep_executed else None)
+        finally:
+            left = sweeper.finished() if sweeper else []
+        run['cleanup'] = list(run.get('cleanup') or []) + left
         status, reason, notes = describe_run(run, options.limits)
         results, skipped, problem = run_tests(assignment, private / 'export', exported=run['exported'],
                                               timeout=options.test_timeout,
                                               memory_bytes=options.memory_mb * 2**20,
                                               profile=options.profile)
     finally:
-        shutil.rmtree(private, ignore_errors=True)
+        sandbox().remove_tree(str(private))
     for q, cases in results.items():
         if q in scores:
             scores[q] = sum(c['points'] for c in cases if c['passed'])
@@ -339,13 +385,24 @@ def grade_one(path, assignment, options, scratch):
     reason, notes = clean(reason), [clean(n) for n in notes]
     if problem:
         notes.append(problem)
+    executed = options.out / 'executed' / name if options.keep_executed else None
     return (row(name, status, reason, scores, assignment),
-            feedback(name, assignment, status, reason, scores, results, skipped, notes, clean))
+            make_record(name, assignment, status, reason, scores, results, notes,
+                        summary=run['summary'], nb_text=text, skipped=skipped, clean=clean,
+                        executed_path=executed, cell_times=times_by_cell(text, run.get('cell_times'))))
+
+
+def times_by_cell(nb_text, cell_times):
+    """The sandbox's cell_times, [(index among code cells, seconds)], as {index among all the
+    notebook's cells: seconds} (what grading/feedback.py renders)."""
+    code = [i for i, c in enumerate(json.loads(nb_text)['cells']) if c.get('cell_type') == 'code']
+    return {code[k]: seconds for k, seconds in cell_times or [] if 0 <= k < len(code)}
 
 
 def sanitize(text, folder):
-    """Make messages identical between runs: no temporary paths, no colour codes."""
-    text = re.sub(r'\x1b\[[0-9;]*m', '', str(text))
+    """Make messages identical between runs: no temporary paths, no colour codes; lone
+    surrogates (from a submission's error message) escaped so that the text can be written."""
+    text = re.sub(r'\x1b\[[0-9;]*m', '', str(text)).encode('utf-8', 'backslashreplace').decode('utf-8')
     if folder:
         text = text.replace(os.path.join(folder, 'run'), '<submission folder>').replace(folder, '<grader folder>')
     return re.sub(r'/tmp/(grade|tests)-[A-Za-z0-9_]+', '<grader folder>', text)
@@ -363,38 +420,6 @@ def row(name, status, reason, scores, assignment):
 def fmt(x):
     x = round(float(x), 4)
     return str(int(x)) if x == int(x) else f'{x:g}'
-
-
-def feedback(name, assignment, status, reason, scores, results, skipped, notes, clean):
-    clean = clean or (lambda s: s)
-    lines = [f'# Feedback for {name}', '', f'Assignment: {assignment.name}',
-             f'Status: {status}' + (f' ({reason})' if reason else ''),
-             f'Auto-graded score: {fmt(sum(scores.values()))} / {fmt(assignment.max_score)}']
-    if assignment.manual:
-        lines.append(f"Written questions, graded by a person: {', '.join(assignment.manual)}")
-    lines += ['', '| question | score | max | public tests | hidden tests |', '|---|---|---|---|---|']
-    for q in assignment.auto:
-        cases = results.get(q, [])
-        pub = [c for c in cases if not c['hidden']]
-        hid = [c for c in cases if c['hidden']]
-        count = lambda cs: f"{sum(c['passed'] for c in cs)} of {len(cs)} passed" if cs else '-'  # noqa: E731
-        lines.append(f"| {q} | {fmt(scores.get(q, 0))} | {fmt(assignment.possible.get(q, 0))} | "
-                     f"{count(pub) if cases else 'not run'} | {count(hid) if cases else 'not run'} |")
-    failed_public = [(q, c) for q in assignment.auto for c in results.get(q, [])
-                     if not c['hidden'] and not c['passed']]
-    if failed_public:
-        lines += ['', '## Public tests that failed', '']
-        for q, c in failed_public:
-            lines += [f'### {q}', '', '```', clean(c['message']).strip()[:3000], '```', '']
-    if notes:
-        lines += ['', '## Notes from the run', ''] + [f'- {n}' for n in notes]
-    skipped = {k: v for k, v in skipped.items() if k != 'grader'}  # the check helper itself
-    if skipped:
-        lines += ['', '## Variables the grader could not read', '',
-                  'Tests only see plain data (numbers, strings, lists, dicts, numpy arrays, '
-                  'DataFrames); these were left out:', '']
-        lines += [f'- `{k}`: {clean(v)}' for k, v in sorted(skipped.items())[:50]]
-    return '\n'.join(lines) + '\n'
 
 
 def sandbox():
@@ -417,19 +442,19 @@ def write_atomically(path, text):
         raise
 
 
-def gradebook_text(rows, assignment):
-    columns = ['submission', 'status', 'score', 'max_score', 'reason'] + \
-        [q['name'] for q in assignment.questions]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator='\n')
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(r)
-    return out.getvalue()
-
-
-def grade_folder(assignment, submissions, options, log=print):
-    files = sorted(p for p in Path(submissions).iterdir() if p.suffix == '.ipynb')
+def grade_folder(assignment, submissions, options, log=print, book=None, entries=None):
+    """Grade the planned files into the gradebook (grading/gradebook.py): rows of files not
+    graded now are kept; written.csv is created once and never rewritten."""
+    from .feedback import make_record
+    from .gradebook import open_book
+    if book is None:
+        book = open_book(options.out, assignment, getattr(options, 'roster', None), log=log)
+    if entries is None:
+        entries = book.plan(submissions, getattr(options, 'only', None), getattr(options, 'deadline', None))
+    from .batch import complete_plan
+    # Every entry of the folder gets a row (other files, links, FIFOs, X.IPYNB, ...), every name
+    # is escaped (undecodable bytes, control characters, spreadsheet formulas) before it is written.
+    files = entries = complete_plan(entries, submissions, add_missing=not getattr(options, 'only', None))
     (options.out / 'feedback').mkdir(parents=True, exist_ok=True)
     if options.keep_executed:
         (options.out / 'executed').mkdir(parents=True, exist_ok=True)
@@ -437,34 +462,47 @@ def grade_folder(assignment, submissions, options, log=print):
     scratch = tempfile.mkdtemp(prefix='grade-scratch-')
     os.chmod(scratch, 0o700)
 
-    def one(path):
+    def one(entry):
         start = time.time()
+        name = entry['safe'] + '.ipynb'
         try:
-            r, text = grade_one(str(path), assignment, options, scratch)
+            r, record = grade_one(entry['path'], assignment, options, scratch, name=name)
         except Exception as err:  # a grader bug on one file must not lose the others
             scores = {q: 0.0 for q in assignment.auto}
             why = f'grader error: {type(err).__name__}: {err}'
-            r = row(path.name, 'error', why, scores, assignment)
-            text = feedback(path.name, assignment, 'error', why, scores, {}, {}, [], None)
-        return path, r, text, time.time() - start
+            r = row(name, 'error', why, scores, assignment)
+            record = make_record(name, assignment, 'error', why, scores, {}, [])
+        return entry, r, record, time.time() - start
 
     try:
         # Threads only wait on the sandboxes (separate processes); --jobs 1 grades one at a time.
         from concurrent.futures import ThreadPoolExecutor, as_completed
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            for future in as_completed([pool.submit(one, p) for p in files]):
-                path, r, text, seconds = future.result()
-                done[path.name] = r
-                write_atomically(options.out / 'feedback' / f'{path.stem}.md', text)
-                rows = [done[k] for k in sorted(done)]
-                write_atomically(options.out / 'grades.csv', gradebook_text(rows, assignment))
-                log(f"[{len(done)}/{len(files)}] {path.name}: {r['status']}, {r['score']}/"
-                    f"{r['max_score']} ({seconds:.0f} s){' - ' + r['reason'] if r['reason'] else ''}")
-        rows = [done[k] for k in sorted(done)]
-        write_atomically(options.out / 'grades.csv', gradebook_text(rows, assignment))
+            for future in as_completed([pool.submit(one, e) for e in files]):
+                entry, r, record, seconds = future.result()
+                done[entry['key']] = r
+                try:
+                    book.add(entry, record)  # its record, feedback and the whole grades.csv
+                except Exception as err:  # e.g. its feedback cannot be written: a row all the same
+                    why = sanitize(f'grader error: its results could not be written '
+                                   f'({type(err).__name__}: {err})', None)
+                    scores = {q: 0.0 for q in assignment.auto}
+                    r = done[entry['key']] = row(entry['safe'] + '.ipynb', 'error', why, scores, assignment)
+                    try:
+                        book.add(entry, make_record(entry['safe'] + '.ipynb', assignment, 'error', why,
+                                                    scores, {}, []))
+                    except Exception as err2:
+                        log(f"error: {entry['submission']}: no row could be written ({type(err2).__name__}: {err2})")
+                late = f" (late: {entry['late']})" if entry['late'] else ''
+                log(f"[{len(done)}/{len(files)}] {entry['submission']}: {r['status']}, {r['score']}/"
+                    f"{r['max_score']} ({seconds:.0f} s){late}{' - ' + r['reason'] if r['reason'] else ''}")
+        try:
+            book.refresh()
+        except Exception as err:  # every row was already written after its submission
+            log(f'error: the gradebook could not be refreshed at the end ({type(err).__name__}: {err})')
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return rows
+        sandbox().remove_tree(scratch)
+    return [done[k] for k in sorted(done)]
 
 
 def data_folder():
@@ -487,8 +525,13 @@ def data_folder():
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog='python -m grading', description=__doc__.split('\n\n')[0])
-    p.add_argument('assignment', help='assignment name (e.g. exercise_1_more_epochs) or autograder .zip')
+    p.add_argument('assignment', nargs='?',
+                   help='assignment name (e.g. exercise_1_more_epochs) or autograder .zip; '
+                        'leave out with --autograder')
     p.add_argument('submissions', help='folder with the submitted .ipynb files')
+    p.add_argument('--autograder', metavar='ZIP',
+                   help='grade with this autograder zip (e.g. your private copy, kept outside the '
+                        'repository: in a public repository the shipped hidden tests are public)')
     p.add_argument('--out', required=True, help='folder for grades.csv, feedback/ and executed/')
     p.add_argument('--profile', default='smoke', choices=('smoke', 'cpu', 'full'),
                    help='COURSE_PROFILE the notebooks run under (default smoke: the tests hold '
@@ -496,11 +539,21 @@ def parse_args(argv):
     p.add_argument('--cell-timeout', type=int, default=300, help='seconds per cell (default 300)')
     p.add_argument('--timeout', type=int, default=900, help='seconds per notebook (default 900)')
     p.add_argument('--memory-mb', type=int, default=6144,
-                   help='address-space cap per process in MB (default 6144)')
+                   help='memory for the whole submission in MB (a cgroup, where the machine has '
+                        'one) and address-space cap per process (default 6144)')
     p.add_argument('--test-timeout', type=int, default=300, help='seconds for the tests (default 300)')
     p.add_argument('--jobs', type=int, default=1,
                    help='submissions run at the same time (default 1; each uses the CPU cores)')
     p.add_argument('--no-executed', action='store_true', help='do not keep executed notebooks')
+    p.add_argument('--only', nargs='+', metavar='FILE',
+                   help='re-grade only these submissions (names or paths); every other row of '
+                        'OUT/grades.csv is kept')
+    p.add_argument('--roster', metavar='CSV',
+                   help='students (student_id, and name/email/canvas_id/moodle_id/file columns as '
+                        'available; a Canvas or Moodle gradebook export works): rows are keyed by '
+                        'student id; Moodle and Canvas download names are recognised')
+    p.add_argument('--deadline', metavar='ISO8601',
+                   help='flag files modified after this time as late, e.g. 2026-12-01T23:59+01:00')
     return p.parse_args(argv)
 
 
@@ -508,9 +561,21 @@ def main(argv=None):
     if argv is None and sys.argv[1:2] == ['--run-tests']:
         run_tests_main()
         return 0
+    rest = sys.argv[1:] if argv is None else list(argv)
+    if rest[:1] and rest[0] in ('written', 'report', 'export'):  # the class tools
+        from .classtools import main as class_main
+        return class_main(rest)
+    for stream in (sys.stdout, sys.stderr):  # names and messages from submissions: never crash
+        try:
+            stream.reconfigure(errors='backslashreplace')
+        except (AttributeError, ValueError):
+            pass
     args = parse_args(argv)
+    if bool(args.autograder) == bool(args.assignment):
+        print('error: give either ASSIGNMENT or --autograder ZIP (not both)', file=sys.stderr)
+        return 2
     try:
-        assignment = find_assignment(args.assignment)
+        assignment = find_assignment(args.assignment or args.autograder, private=bool(args.autograder))
         submissions = Path(args.submissions)
         if not submissions.is_dir():
             raise GraderError(f"submissions folder {submissions} does not exist")
@@ -521,6 +586,14 @@ def main(argv=None):
             raise GraderError(f"cannot create {out}: {err.strerror}") from None
         if out.resolve() == submissions.resolve():
             raise GraderError("--out must not be the submissions folder")
+        from .gradebook import open_book
+        from .roster import RosterError, parse_deadline
+        try:
+            args.deadline = parse_deadline(args.deadline)
+            book = open_book(out, assignment, args.roster)
+            entries = book.plan(submissions, args.only, args.deadline)
+        except RosterError as err:
+            raise GraderError(str(err)) from None
     except GraderError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -529,21 +602,31 @@ def main(argv=None):
     args.keep_executed = not args.no_executed
     args.read_only = [data] if data else []
     args.kernel_env = {'COURSE_PROFILE': args.profile, **({'FASHION_MNIST_DIR': data} if data else {})}
-    args.limits = {'cell': args.cell_timeout, 'total': args.timeout, 'max_output_mb': 2}
+    args.limits = {'cell': args.cell_timeout, 'total': args.timeout, 'max_output_mb': 2,
+                   'memory_mb': args.memory_mb}
     print(f"Grading {assignment.name} ({len(assignment.auto)} auto-graded questions, "
           f"{assignment.max_score:g} points) | profile {args.profile} | limits: {args.cell_timeout} s "
           f"per cell, {args.timeout} s per notebook, {args.memory_mb} MB")
     warning = isolation_warning()
     if warning:
         print(f'warning: {warning}', file=sys.stderr)
+    version, how = sandbox().memory_group_support()
+    if version is None:  # said once per batch
+        print(f'warning: {how}', file=sys.stderr)
+    else:
+        print(f'memory: {args.memory_mb} MB for all the processes of a submission together ({how})')
+    from .batch import Sweeper
+    args.sweeper = Sweeper(sandbox())
     try:
         for note in preflight(assignment, args):
             print(f'warning: {note}', file=sys.stderr)
     except GraderError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    grade_folder(assignment, submissions, args)
-    print(f"Wrote {out / 'grades.csv'} and {out / 'feedback'}/")
+    print(f"{len(entries)} submission(s) to grade" + (f" of {len(book.students)} students on the roster"
+                                                      if book.students else ''))
+    grade_folder(assignment, submissions, args, book=book, entries=entries)
+    print(f"Wrote {out / 'grades.csv'} (written scores: {out / 'written.csv'}) and {out / 'feedback'}/")
     return 0
 
 

@@ -38,8 +38,6 @@ import sysconfig
 import time
 
 UNPRIVILEGED_USER = 'nobody'
-EXPORT_DIR = '.grader-export'          # inside the submission's folder
-STATUS_PREFIX = 'GRADER-STATUS '       # the worker's last stdout line
 MAX_EXPORT_BYTES = 200 * 2**20         # all exported arrays together
 MAX_ARRAY_ELEMENTS = 5_000_000         # one exported array
 MAX_JSON_BYTES = 20 * 2**20
@@ -51,8 +49,12 @@ _libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+CLONE_NEWIPC = 0x08000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MNT_DETACH = 2
+SYS_PIVOT_ROOT = {'x86_64': 155, 'aarch64': 41, 'riscv64': 41}.get(os.uname().machine)
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
@@ -192,9 +194,109 @@ def make_reachable(paths):
             os.close(fd)
 
 
+def _statvfs_flags(path):
+    """The mount flags of the file system holding `path`, as MS_* bits to keep on a remount
+    (in a user namespace, a bind mount must keep the flags its source is locked with)."""
+    f = os.statvfs(path).f_flag
+    out = 0
+    for st, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+                   (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME),
+                   (os.ST_RELATIME, MS_RELATIME)):
+        if f & st:
+            out |= ms
+    return out
+
+
+def _bind(source, target, read_only, device=False):
+    if os.path.isdir(source):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        if not os.path.exists(target):
+            with open(target, 'w'):
+                pass
+    _mount(source, target, None, MS_BIND | MS_REC)
+    flags = _statvfs_flags(source) | MS_NOSUID | (0 if device else MS_NODEV) | (MS_RDONLY if read_only else 0)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | flags)
+
+
+def _pivot_root(new_root, put_old):
+    if SYS_PIVOT_ROOT is None:
+        raise OSError(errno.ENOSYS, f'pivot_root number unknown on {os.uname().machine}')
+    _check(_libc.syscall(ctypes.c_long(SYS_PIVOT_ROOT), new_root.encode(), put_old.encode()),
+           'pivot_root')
+
+
+DEVICES = ('null', 'zero', 'full', 'random', 'urandom', 'tty')
+
+
+def build_root(staging, read_only, read_write, scratch_bytes):
+    """(root, inside new mount + PID namespaces) Make a new root file system and move into it.
+
+    The new root is an empty read-only tmpfs holding only: `read_only` paths bound read-only (the
+    system, the Python installation, the data), `read_write` paths bound read-write (the
+    submission's own folder), a minimal /dev (null, zero, full, random, urandom, tty), a fresh
+    /proc of the new PID namespace, and private tmpfs mounts for /dev/shm, /tmp and /var/tmp of
+    at most `scratch_bytes` each (their pages also count towards the memory cgroup). Nothing else
+    of the host exists there: no /run, /home, /root, the repository or other submissions' folders,
+    and so no host UNIX socket file can even be named. Paths keep their host names.
+    `staging` is an empty directory used as the mount point of the new root.
+    """
+    _mount('tmpfs', staging, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755,size=8m')
+    old_umask = os.umask(0o022)
+    try:
+        size = max(1, scratch_bytes // 4096)
+        for sub in ('tmp', 'var/tmp', 'dev', 'dev/shm', 'proc', 'sys'):
+            os.makedirs(os.path.join(staging, sub), mode=0o755, exist_ok=True)
+        _mount('tmpfs', os.path.join(staging, 'dev'), 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=0755,size=64k')
+        os.makedirs(os.path.join(staging, 'dev', 'shm'), mode=0o755, exist_ok=True)
+        for sub in ('tmp', 'var/tmp', 'dev/shm'):
+            _mount('tmpfs', os.path.join(staging, sub), 'tmpfs', MS_NOSUID | MS_NODEV,
+                   f'mode=1777,nr_blocks={size},nr_inodes=100000')
+        for name in DEVICES:
+            if os.path.exists(f'/dev/{name}'):
+                _bind(f'/dev/{name}', os.path.join(staging, 'dev', name), read_only=False, device=True)
+        for name, target in (('fd', '/proc/self/fd'), ('stdin', '/proc/self/fd/0'),
+                             ('stdout', '/proc/self/fd/1'), ('stderr', '/proc/self/fd/2')):
+            os.symlink(target, os.path.join(staging, 'dev', name))
+        _mount('proc', os.path.join(staging, 'proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        binds = []
+        for path, ro in [(p, True) for p in read_only] + [(p, False) for p in read_write]:
+            if not path or not os.path.lexists(path) or path in ('/proc', '/dev', '/dev/shm', '/tmp'):
+                continue
+            # Top-level links such as /lib -> usr/lib are recreated as links.
+            if os.path.islink(path) and os.path.dirname(path) == '/':
+                link = os.path.join(staging, path.lstrip('/'))
+                if not os.path.lexists(link):
+                    os.symlink(os.readlink(path), link)
+            binds.append((os.path.realpath(path), ro))
+        done = []
+        for path, ro in sorted(set(binds), key=lambda b: (b[0].count('/'), b[0], not b[1])):
+            # A path inside one already bound the same way comes with it.
+            if any(path == d or path.startswith(d.rstrip('/') + '/') for d, r in done if r == ro):
+                continue
+            _bind(path, os.path.join(staging, path.lstrip('/')), read_only=ro)
+            done.append((path, ro))
+        os.makedirs(os.path.join(staging, '.old-root'), mode=0o700)
+    finally:
+        os.umask(old_umask)
+    _pivot_root(staging, os.path.join(staging, '.old-root'))
+    os.chdir('/')
+    _check(_libc.umount2(b'/.old-root', ctypes.c_int(MNT_DETACH)), 'umount old root')
+    os.rmdir('/.old-root')
+    _mount(None, '/', None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+
 def enter_namespaces():
-    """New mount + PID + network namespaces; returns a word describing what was possible."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+    """New mount, PID, network and IPC namespaces; returns a word describing what was possible.
+
+    The IPC namespace gives the submission its own SysV shared memory, semaphores and message
+    queues (and POSIX message queues): they vanish with it and no other submission sees them.
+    The network namespace has no interface but a down loopback, and its own abstract UNIX socket
+    names: no host listener is reachable through it.
+    """
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
     if os.geteuid() == 0:
         _unshare(flags)
         return 'root'
@@ -336,7 +438,15 @@ def execute(config):
     output_budget = [config['max_output_bytes']]
     current = [None]  # index of the cell being run
     summary = {'errors': [], 'timeouts': [], 'dead_kernel': None, 'truncated_output': False,
-               'cells': 0, 'total_timeout': False, 'export': None}
+               'cells': 0, 'total_timeout': False, 'export': None, 'cell_times': []}
+    code_number = {}  # index among all cells -> index among code cells (0-based)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == 'code':
+            code_number[i] = len(code_number)
+    # A fresh folder with a name the submission cannot guess before the export cell runs: a file
+    # planted earlier (read-only, a link, a FIFO) can never be taken for the export.
+    export_dir = os.path.join(folder, f'.grader-export-{os.urandom(16).hex()}')
+    records = {}
 
     class CappedClient(NotebookClient):
         async def _async_handle_timeout(self, timeout, cell=None):
@@ -396,12 +506,15 @@ def execute(config):
                 client.timeout = int(max(1, min(config['cell_timeout'], remaining)))
                 client.iopub_timeout = 15  # output still arriving after the cell's reply
                 current[0] = index
+                started = time.monotonic()
                 try:
                     await client.async_execute_cell(cell, index)
                 except DeadKernelError:
                     code = getattr(getattr(km.provisioner, 'process', None), 'returncode', None)
                     summary['dead_kernel'] = {'cell': index, 'returncode': code}
+                    summary['cell_times'].append([code_number[index], round(time.monotonic() - started, 3)])
                     return
+                summary['cell_times'].append([code_number[index], round(time.monotonic() - started, 3)])
                 summary['cells'] += 1
                 if summary['timeouts'] and summary['timeouts'][-1] == index \
                         and not await responsive(client, 5):
@@ -414,7 +527,8 @@ def execute(config):
                         if index not in summary['timeouts']:
                             summary['errors'].append(item)
             # Variables as plain data; the grader decides later what they are worth.
-            code = (EXPORT_CODE.replace('__FOLDER__', repr(os.path.join(folder, EXPORT_DIR)))
+            os.mkdir(export_dir, 0o700)  # fails if it exists: nothing can be there before
+            code = (EXPORT_CODE.replace('__FOLDER__', repr(export_dir))
                     .replace('__MAX_ELEMENTS__', str(MAX_ARRAY_ELEMENTS))
                     .replace('__MAX_TOTAL__', str(MAX_EXPORT_BYTES)))
             export_cell = nbformat.v4.new_code_cell(code)
@@ -424,62 +538,127 @@ def execute(config):
                 await client.async_execute_cell(export_cell, len(nb.cells) - 1, store_history=False)
                 errors = [o for o in export_cell.outputs if o.get('output_type') == 'error']
                 summary['export'] = 'failed' if errors else 'ok'
+                if not errors:
+                    # Read at once, by the worker, without following links; handed to the grader
+                    # through the channel it opened, never left for it to find in the folder.
+                    fd = os.open(export_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                    try:
+                        for name, limit in (('names.json', MAX_JSON_BYTES),
+                                            ('arrays.npz', MAX_EXPORT_BYTES + 2**20)):
+                            data = open_inside(fd, name, limit)
+                            if data is None:
+                                summary['export'] = f'{name} missing, not a plain file or too large'
+                                break
+                            records[name] = data
+                    finally:
+                        os.close(fd)
             except DeadKernelError:
                 summary['export'] = 'kernel died'
             finally:
                 nb.cells.pop()
 
     def save_executed():
-        # For the instructor (outputs, plots, written answers); the grade never reads it.
+        # For the instructor (outputs, plots, written answers); the grade never reads it. Built
+        # from the worker's own copy of the cells and the outputs it received from the kernel.
         try:
-            os.makedirs(os.path.join(folder, EXPORT_DIR), exist_ok=True)
-            nbformat.write(nb, os.path.join(folder, EXPORT_DIR, 'executed.ipynb'))
-        except Exception:
-            pass
+            data = nbformat.writes(nb).encode('utf-8', 'backslashreplace')
+        except Exception as err:
+            summary['executed'] = f'could not be written ({type(err).__name__})'
+            return
+        if len(data) > MAX_EXECUTED_BYTES:
+            summary['executed'] = f'larger than {MAX_EXECUTED_BYTES // 2**20} MB: not kept'
+        else:
+            records['executed.ipynb'] = data
 
     try:
         asyncio.run(run())
     finally:
         save_executed()
-    return summary
+    return summary, records
+
+
+def join_cgroup(procs_path):
+    """Move this process (and so everything it starts) into the submission's memory cgroup."""
+    with open(procs_path, 'w') as f:
+        f.write(str(os.getpid()))
+
+
+def write_channel(fd, records):
+    """Hand records ({name: bytes}) to the grader through the file descriptor it opened for us:
+    a JSON header line [[name, length], ...], then the bytes, in that order."""
+    payload = [json.dumps([[k, len(v)] for k, v in records.items()]).encode() + b'\n']
+    payload += list(records.values())
+    for chunk in payload:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def worker_main(config_path):
     with open(config_path) as f:
         config = json.load(f)
     folder = config['folder']
+    channel = config['channel_fd']
+    os.set_inheritable(channel, False)  # the kernel (a later exec) never gets it
     is_root = os.geteuid() == 0
     notes = []
+    if config.get('cgroup_procs'):
+        try:
+            join_cgroup(config['cgroup_procs'])
+        except OSError as err:
+            notes.append(f'could not join the memory cgroup ({err}): memory capped per process only')
     set_limits(config['memory_bytes'], config['total_timeout'] + 60, config['max_file_bytes'],
                as_nobody=is_root)
     try:
         mode = enter_namespaces()
     except OSError as err:
         mode = None
-        notes.append(f'no namespaces ({err}): processes the notebook starts may outlive it')
+        notes.append(f'no namespaces ({err}): processes the notebook starts may outlive it, and '
+                     'SysV IPC, /dev/shm and host UNIX sockets are shared with the machine')
     if mode:
         child = os.fork()
         if child:
             # Outside: wait, and report how the inside ended. Killing us kills the namespace.
+            os.close(channel)
             _, status = os.waitpid(child, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 70)
         # Inside: PID 1 of the new namespace; everything below dies with us.
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        try:
-            _mount(None, '/', None, MS_REC | MS_PRIVATE)
-            _mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        except OSError as err:  # e.g. a container that forbids it: /proc still shows the host
-            notes.append(f'own /proc not mounted ({err})')
     read_only, read_write, devices = isolation_paths(config)
     if is_root:
         _chown_tree(folder, UNPRIVILEGED_USER)
-        if mode:
+    os.chmod(folder, 0o700)
+    new_root = False
+    if mode:
+        try:
+            _mount(None, '/', None, MS_REC | MS_PRIVATE)
+            build_root(config['staging'], read_only, [folder], config['scratch_bytes'])
+            new_root = True
+        except OSError as err:
+            notes.append(f'no private root file system ({err}): host files and UNIX sockets '
+                         'outside Landlock\'s reach may be visible')
             try:
-                make_reachable([p for p in read_only + [folder] if os.path.exists(p)])
-            except OSError as err:
-                notes.append(f'could not expose the Python installation to {UNPRIVILEGED_USER} ({err})')
+                _mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            except OSError as err2:  # e.g. a container that forbids it: /proc shows the host
+                notes.append(f'own /proc not mounted ({err2})')
+            for scratch in ('/dev/shm', '/tmp'):
+                if scratch != '/tmp' or not folder.startswith('/tmp/'):
+                    try:
+                        _mount('tmpfs', scratch, 'tmpfs', MS_NOSUID | MS_NODEV,
+                               f"mode=1777,size={config['scratch_bytes']}")
+                    except OSError as err2:
+                        notes.append(f'{scratch} shared with the machine ({err2})')
+            if is_root:
+                try:
+                    make_reachable([p for p in read_only + [folder] if os.path.exists(p)])
+                except OSError as err2:
+                    notes.append(f'could not expose the Python installation to {UNPRIVILEGED_USER} ({err2})')
+    if new_root:
+        read_write = [folder, '/dev/shm', '/tmp', '/var/tmp']
+    if is_root:
         drop_to(UNPRIVILEGED_USER)  # must work: never run a submission as root
-        _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_DUMPABLE, 0)  # the kernel (same user) cannot ptrace us or open our descriptors
+    os.umask(0o077)
     try:
         apply_landlock(read_only, read_write, devices)
     except OSError as err:
@@ -487,7 +666,8 @@ def worker_main(config_path):
     env = {
         'PATH': f'{os.path.dirname(sys.executable)}:/usr/bin:/bin',
         'HOME': os.path.join(folder, 'home'), 'TMPDIR': os.path.join(folder, 'tmp'),
-        'MPLCONFIGDIR': os.path.join(folder, 'home', '.matplotlib'), 'MPLBACKEND': 'Agg',
+        'MPLCONFIGDIR': os.path.join(folder, 'home', '.matplotlib'),
+        'MPLBACKEND': 'module://matplotlib_inline.backend_inline',  # figures kept, as inline PNG
         'IPYTHONDIR': os.path.join(folder, 'home', '.ipython'),
         'JUPYTER_PATH': os.path.join(folder, '.jupyter'),
         'JUPYTER_RUNTIME_DIR': os.path.join(folder, 'home', '.jupyter-runtime'),
@@ -499,13 +679,19 @@ def worker_main(config_path):
     os.environ.update(env)
     for key in ('HOME', 'TMPDIR'):
         os.makedirs(env[key], exist_ok=True)
+    records = {}
     try:
-        summary = execute(config)
-    except Exception as err:  # a broken notebook must still produce a status line
+        summary, records = execute(config)
+    except Exception as err:  # a broken notebook must still produce a report
         summary = {'worker_error': f'{type(err).__name__}: {err}'[:500]}
     summary['notes'] = notes
-    sys.stdout.write('\n' + STATUS_PREFIX + json.dumps(summary) + '\n')
-    sys.stdout.flush()
+    summary['private_root'] = new_root
+    records = {'summary.json': json.dumps(summary).encode(), **records}
+    try:
+        write_channel(channel, records)
+    except OSError as err:
+        sys.stderr.write(f'grader channel: {err}\n')
+        os._exit(71)
     os._exit(0)
 
 
@@ -547,36 +733,246 @@ def open_inside(folder_fd, relpath, max_bytes):
             os.close(fd)
 
 
+class MemoryGroup:
+    """One memory limit for all the processes of one submission: a cgroup it cannot leave.
+
+    cgroup v2 where the grader's own cgroup can have a child with the memory controller (the
+    root cgroup, or a delegated one with `memory` in cgroup.subtree_control); else a cgroup v1
+    memory hierarchy (hybrid systems such as this course's test machine); else None, and the
+    caller keeps only the per-process address-space cap. Pages of its private /dev/shm and /tmp
+    count towards the limit too.
+    """
+
+    def __init__(self, path, version):
+        self.path, self.version = path, version
+
+    @staticmethod
+    def locate():
+        """(version, parent directory) where this process may make memory cgroups, or
+        (None, why not)."""
+        try:
+            with open('/proc/self/cgroup') as f:
+                lines = [line.rstrip('\n').split(':', 2) for line in f]
+            with open('/proc/self/mountinfo') as f:
+                mounts = [line.split() for line in f]
+        except OSError as err:
+            return None, f'cannot read the cgroups of this process ({err})'
+        reasons = []
+        for m in mounts:
+            sep = m.index('-')
+            fstype, options, point = m[sep + 1], m[sep + 3] if len(m) > sep + 3 else '', m[4]
+            if fstype == 'cgroup2':
+                own = next((p for h, c, p in lines if h == '0' and c == ''), None)
+                if own is None:
+                    continue
+                parent = os.path.join(point, own.lstrip('/'))
+                try:
+                    subtree = open(os.path.join(parent, 'cgroup.subtree_control')).read().split()
+                    available = open(os.path.join(parent, 'cgroup.controllers')).read().split()
+                    if 'memory' not in subtree and own == '/' and 'memory' in available:
+                        with open(os.path.join(parent, 'cgroup.subtree_control'), 'w') as f:
+                            f.write('+memory')
+                        subtree.append('memory')
+                except OSError as err:
+                    reasons.append(f'cgroup v2 at {parent}: {err.strerror}')
+                    continue
+                if 'memory' in subtree and os.access(parent, os.W_OK):
+                    return 2, parent
+                reasons.append(f'cgroup v2 at {parent} cannot have a child with the memory '
+                               f'controller (available: {" ".join(available) or "none"})')
+            elif fstype == 'cgroup' and 'memory' in options.split(','):
+                own = next((p for h, c, p in lines if 'memory' in c.split(',')), None)
+                if own is None:
+                    continue
+                parent = os.path.join(point, own.lstrip('/'))
+                if os.access(parent, os.W_OK):
+                    return 1, parent
+                reasons.append(f'cgroup v1 memory at {parent} is not writable')
+        return None, '; '.join(reasons) or 'no cgroup file system with the memory controller'
+
+    @classmethod
+    def create(cls, memory_bytes):
+        """A new group limited to memory_bytes, or (None, why not)."""
+        version, parent = cls.locate()
+        if version is None:
+            return None, parent
+        path = os.path.join(parent, f'grading-{os.getpid()}-{os.urandom(4).hex()}')
+        try:
+            os.mkdir(path)
+        except OSError as err:
+            return None, f'cannot create a cgroup in {parent} ({err.strerror})'
+        group = cls(path, version)
+        try:
+            if version == 2:
+                group._write('memory.max', memory_bytes)
+                if os.path.exists(os.path.join(path, 'memory.swap.max')):
+                    group._write('memory.swap.max', 0)
+            else:
+                group._write('memory.limit_in_bytes', memory_bytes)
+                if os.path.exists(os.path.join(path, 'memory.memsw.limit_in_bytes')):
+                    group._write('memory.memsw.limit_in_bytes', memory_bytes)
+        except OSError as err:
+            group.remove()
+            return None, f'cannot set the memory limit of {path} ({err.strerror})'
+        return group, None
+
+    def _write(self, name, value):
+        with open(os.path.join(self.path, name), 'w') as f:
+            f.write(str(value))
+
+    @property
+    def procs(self):
+        return os.path.join(self.path, 'cgroup.procs')
+
+    def pids(self):
+        try:
+            with open(self.procs) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def oom_kills(self):
+        """How many processes the kernel killed for the group's limit."""
+        name = 'memory.events' if self.version == 2 else 'memory.oom_control'
+        try:
+            with open(os.path.join(self.path, name)) as f:
+                for line in f:
+                    key, _, value = line.partition(' ')
+                    if key == 'oom_kill':
+                        return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def kill_all(self):
+        """Kill whatever is left in the group; return how many processes that was."""
+        left = self.pids()
+        if not left:
+            return 0
+        if self.version == 2 and os.path.exists(os.path.join(self.path, 'cgroup.kill')):
+            try:
+                self._write('cgroup.kill', 1)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5
+        while self.pids() and time.monotonic() < deadline:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        return len(left)
+
+    def remove(self):
+        for _ in range(100):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+def memory_group_support():
+    """A sentence on how the whole-submission memory limit is enforced on this machine."""
+    version, where = MemoryGroup.locate()
+    if version is None:
+        return None, (f'no memory cgroup available ({where}): memory is capped per process only, '
+                      'so a submission that starts several processes can use a multiple of the cap')
+    return version, f'cgroup v{version} under {where}'
+
+
+CHANNEL_LIMITS = {'summary.json': MAX_JSON_BYTES, 'executed.ipynb': MAX_EXECUTED_BYTES,
+                  'names.json': MAX_JSON_BYTES, 'arrays.npz': MAX_EXPORT_BYTES + 2**20}
+
+
+def read_channel(fd):
+    """({name: bytes}, None) from the worker's channel file, or ({}, why it cannot be read)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    size = os.fstat(fd).st_size
+    with os.fdopen(os.dup(fd), 'rb') as f:
+        header = f.readline(65536)
+        if not header.endswith(b'\n'):
+            return {}, 'the sandbox wrote no record' if size == 0 else 'the record header is cut'
+        try:
+            entries = json.loads(header)
+            entries = [(str(k), int(n)) for k, n in entries]
+        except (ValueError, TypeError):
+            return {}, 'the record header is malformed'
+        out = {}
+        for name, length in entries:
+            if name not in CHANNEL_LIMITS or not 0 <= length <= CHANNEL_LIMITS[name] or name in out:
+                return {}, f'unexpected record {name[:40]!r} of {length} bytes'
+            data = f.read(length)
+            if len(data) != length:
+                return {}, f'record {name} is cut ({len(data)} of {length} bytes)'
+            out[name] = data
+        if f.read(1):
+            return {}, 'extra bytes after the records'
+    return out, None
+
+
+def _cell_times(summary):
+    """[(index among the notebook's code cells, counting from 0, seconds)] from a report."""
+    out = []
+    for item in (summary or {}).get('cell_times') or []:
+        try:
+            index, seconds = item
+            if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+                out.append((index, round(float(seconds), 3)))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, memory_bytes,
                  copy_dirs=(), read_only=(), env=None, private_dir, keep_executed=None,
-                 work_root=None):
+                 work_root=None, use_cgroup=True):
     """Execute a notebook (JSON text) in a fresh sandbox; copy what it exported into private_dir.
 
     copy_dirs: folders copied next to the notebook's folder (e.g. the repository's utils/, so that
     `sys.path.append('..'); import utils` works as in the repository). read_only: extra paths the
-    kernel may read (e.g. the data folder). Returns a dict: summary (the worker's report, untrusted),
-    exit (the worker's exit code or None), hard_timeout (bool), exported (bool).
+    kernel may read (e.g. the data folder). keep_executed: where to write the executed notebook.
+    Returns a dict: summary (the worker's report, untrusted), exit (the worker's exit code or
+    None), hard_timeout (bool), exported (bool), channel_error (why the worker's record could not
+    be read, or None), cleanup (notes on what had to be killed), cgroup (bool), oom_kills (int).
+
+    Everything the grader keeps (the report, the executed notebook, the exported variables) comes
+    through one file the grader opened before starting the worker and handed to it as a file
+    descriptor: the submission's kernel never holds that descriptor (the worker is not dumpable
+    and the descriptor is closed on exec), and no path in the submission's folder is ever read.
     """
     import shutil
     import subprocess
     import tempfile
 
-    base = tempfile.mkdtemp(prefix='grade-', dir=work_root)
-    os.chmod(base, 0o711)  # the sandbox user may pass through, not list
+    base = tempfile.mkdtemp(prefix='grade-', dir=work_root)  # 0700 from the start
     folder = os.path.join(base, 'run')
+    staging = os.path.join(base, 'root')
+    group, cleanup = None, []
+    channel = None
     try:
-        os.makedirs(os.path.join(folder, 'notebooks'))
+        os.makedirs(os.path.join(folder, 'notebooks'), mode=0o700)
+        os.mkdir(staging, 0o700)
         for sub in ('home', 'tmp'):
-            os.makedirs(os.path.join(folder, sub))
+            os.makedirs(os.path.join(folder, sub), mode=0o700)
         for src in copy_dirs:
             shutil.copytree(src, os.path.join(folder, os.path.basename(src.rstrip('/'))),
                             ignore=shutil.ignore_patterns('__pycache__', '*.pyc'), symlinks=False)
         with open(os.path.join(folder, 'notebooks', notebook_name), 'w', encoding='utf-8') as f:
             f.write(notebook_text)
-        config = {'folder': folder, 'notebook': notebook_name, 'cell_timeout': int(cell_timeout),
-                  'total_timeout': int(total_timeout), 'memory_bytes': int(memory_bytes),
+        channel = os.open(os.path.join(base, 'channel'),
+                          os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        if use_cgroup:
+            group, _ = MemoryGroup.create(memory_bytes)
+        config = {'folder': folder, 'staging': staging, 'notebook': notebook_name,
+                  'cell_timeout': int(cell_timeout), 'total_timeout': int(total_timeout),
+                  'memory_bytes': int(memory_bytes), 'scratch_bytes': int(min(memory_bytes // 4, 2**30)),
                   'max_file_bytes': 512 * 2**20, 'max_output_bytes': 2 * 2**20,
-                  'read_only': [os.path.realpath(p) for p in read_only], 'env': dict(env or {})}
+                  'read_only': [os.path.realpath(p) for p in read_only], 'env': dict(env or {}),
+                  'channel_fd': channel, 'cgroup_procs': group.procs if group else None}
         config_path = os.path.join(base, 'config.json')
         with open(config_path, 'w') as f:
             json.dump(config, f)
@@ -585,7 +981,8 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
                 open(os.path.join(base, 'worker.err'), 'w+b') as err:
             proc = subprocess.Popen([sys.executable, '-I', '-B', os.path.abspath(__file__), config_path],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=base,
-                                    start_new_session=True, env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8'})
+                                    start_new_session=True, pass_fds=(channel,),
+                                    env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8'})
             hard_timeout = False
             try:
                 # Kernel start-up and the export get their own minute on top of the notebook's time.
@@ -598,57 +995,209 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
                 except ProcessLookupError:
                     pass
                 proc.wait()
-            out.seek(0, os.SEEK_END)
-            out.seek(max(0, out.tell() - 2**20))
-            text = out.read().decode('utf-8', 'replace')
             err.seek(0, os.SEEK_END)
             err.seek(max(0, err.tell() - 4000))
             stderr_tail = err.read().decode('utf-8', 'replace')
-        summary = None
-        for line in reversed(text.splitlines()):
-            if line.startswith(STATUS_PREFIX):
-                try:
-                    summary = json.loads(line[len(STATUS_PREFIX):])
-                except ValueError:
-                    summary = None
-                break
-        exported = False
-        if not hard_timeout:
-            folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        strays = session_members(proc.pid)
+        for pid in strays:
             try:
-                names = open_inside(folder_fd, f'{EXPORT_DIR}/names.json', MAX_JSON_BYTES)
-                arrays = open_inside(folder_fd, f'{EXPORT_DIR}/arrays.npz', MAX_EXPORT_BYTES + 2**20)
-                executed = open_inside(folder_fd, f'{EXPORT_DIR}/executed.ipynb', MAX_EXECUTED_BYTES) \
-                    if keep_executed else None
-            finally:
-                os.close(folder_fd)
-            if executed is not None:
-                with open(keep_executed, 'wb') as f:
-                    f.write(executed)
-            if names is not None and arrays is not None:
-                os.makedirs(private_dir, exist_ok=True)
-                for file_name, data in (('names.json', names), ('arrays.npz', arrays)):
-                    with open(os.path.join(private_dir, file_name), 'wb') as f:
-                        f.write(data)
-                exported = True
-        return {'summary': summary if isinstance(summary, dict) else None, 'folder': base,
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if strays:
+            cleanup.append(f'{len(strays)} process(es) the submission started outlived it: killed')
+        oom_kills = 0
+        if group:
+            killed = group.kill_all()
+            if killed:
+                cleanup.append(f'{killed} process(es) of the submission were still running after '
+                               'it ended: killed')
+            oom_kills = group.oom_kills()
+        records, channel_error = ({}, 'the run hit the hard time limit') if hard_timeout \
+            else read_channel(channel)
+        summary = None
+        if 'summary.json' in records:
+            try:
+                summary = json.loads(records['summary.json'].decode('utf-8'))
+            except ValueError:
+                channel_error = 'the report is not JSON'
+        elif channel_error is None:
+            channel_error = 'no report in the record'
+        if keep_executed and 'executed.ipynb' in records:
+            with open(keep_executed, 'wb') as f:
+                f.write(records['executed.ipynb'])
+        exported = False
+        if 'names.json' in records and 'arrays.npz' in records:
+            os.makedirs(private_dir, exist_ok=True)
+            for file_name in ('names.json', 'arrays.npz'):
+                with open(os.path.join(private_dir, file_name), 'wb') as f:
+                    f.write(records[file_name])
+            exported = True
+        summary = summary if isinstance(summary, dict) else None
+        return {'summary': summary, 'folder': base, 'cell_times': _cell_times(summary),
                 'exit': proc.returncode, 'hard_timeout': hard_timeout, 'exported': exported,
-                'stderr_tail': stderr_tail}
+                'stderr_tail': stderr_tail, 'channel_error': None if hard_timeout else channel_error,
+                'cleanup': cleanup, 'cgroup': group is not None, 'oom_kills': oom_kills,
+                'executed_kept': bool(keep_executed and 'executed.ipynb' in records)}
     finally:
-        _remove_tree(base)
+        if channel is not None:
+            os.close(channel)
+        if group:
+            group.kill_all()
+            group.remove()
+        remove_tree(base)
 
 
-def _remove_tree(path):
-    import shutil
+def remove_tree(path):
+    """Remove a folder whatever a submission did to it: any depth (no recursion, one open folder
+    at a time, so neither the recursion limit nor PATH_MAX nor the descriptor limit matters),
+    read-only files, folders without permissions (they are given 0700 first), links (removed,
+    never followed), FIFOs and sockets."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)
+        return
 
-    def retry(func, failed, _):
+    def open_dir(name, dir_fd):
         try:
-            os.chmod(os.path.dirname(failed), 0o700)
-            os.chmod(failed, 0o700)
+            return os.open(name, flags, dir_fd=dir_fd)
+        except PermissionError:
+            os.chmod(name, 0o700, dir_fd=dir_fd)
+            return os.open(name, flags, dir_fd=dir_fd)
+
+    fd = open_dir(path, None)
+    names = []  # the path from `path` down to the folder `fd` is open on
+    try:
+        while True:
+            try:
+                os.fchmod(fd, 0o700)  # so that we may list it and remove from it
+            except OSError:
+                pass
+            sub = None
+            with os.scandir(fd) as it:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+            for name, is_dir in entries:
+                if is_dir:
+                    sub = name
+                    break
+                os.unlink(name, dir_fd=fd)
+            if sub is not None:
+                child = open_dir(sub, fd)
+                os.close(fd)
+                fd = child
+                names.append(sub)
+                continue
+            if not names:
+                break
+            parent = os.open('..', flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+_remove_tree = remove_tree
+
+
+# ----------------------------------------------------------------------------- leftovers
+
+IPC_RMID = 0
+SYSV_KINDS = {'shm': 'shared-memory segment', 'msg': 'message queue', 'sem': 'semaphore set'}
+
+
+def _sysv_objects(uid):
+    """[(kind, id)] of SysV IPC objects of the host owned (or created) by uid."""
+    found = []
+    for kind in SYSV_KINDS:
+        try:
+            with open(f'/proc/sysvipc/{kind}') as f:
+                header = f.readline().split()
+                rows = [line.split() for line in f]
+        except OSError:
+            continue
+        id_col = header.index({'shm': 'shmid', 'msg': 'msqid', 'sem': 'semid'}[kind])
+        cols = [header.index(c) for c in ('uid', 'cuid') if c in header]
+        for r in rows:
+            if any(int(r[c]) == uid for c in cols):
+                found.append((kind, int(r[id_col])))
+    return found
+
+
+def session_members(sid):
+    """Pids of the processes in session `sid` (the worker starts one; a process that escaped the
+    PID namespace, where there is none, would still be in it unless it called setsid)."""
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f'/proc/{name}/stat', 'rb') as f:
+                fields = f.read().rsplit(b')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 3 and int(fields[3]) == sid:
+            found.append(int(name))
+    return found
+
+
+def _owned_entries(folder, uid):
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        try:
+            if os.lstat(os.path.join(folder, name)).st_uid == uid:
+                out.append(os.path.join(folder, name))
         except OSError:
             pass
-        func(failed)
-    shutil.rmtree(path, onerror=retry)
+    return out
+
+
+def leftovers(uid, temp_dirs=None):
+    """What the user `uid` owns on the host now: {'sysv': [(kind, id)], 'file': [path]} (files in
+    /dev/shm, the system temp folder and /var/tmp).
+
+    Processes are not listed here: another grader running at the same time has live sandboxes of
+    the same user. A submission's own processes are found by its cgroup and its session instead
+    (see `run_notebook`)."""
+    import tempfile
+    temp_dirs = temp_dirs or sorted({'/dev/shm', tempfile.gettempdir(), '/var/tmp'})
+    return {'sysv': _sysv_objects(uid),
+            'file': [p for d in temp_dirs for p in _owned_entries(d, uid)]}
+
+
+def clean_leftovers(uid, baseline):
+    """Remove what `uid` owns now but did not own in `baseline` (a `leftovers` result taken before
+    grading); return one sentence per kind of thing that had to be removed."""
+    now = leftovers(uid)
+    notes = []
+    sysv = [o for o in now['sysv'] if o not in baseline['sysv']]
+    for kind, ident in sysv:
+        ctl = {'shm': _libc.shmctl, 'msg': _libc.msgctl, 'sem': _libc.semctl}[kind]
+        if kind == 'sem':
+            ctl(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(IPC_RMID))
+        else:
+            ctl(ctypes.c_int(ident), ctypes.c_int(IPC_RMID), None)
+    if sysv:
+        notes.append('cleanup removed ' + ', '.join(f'a SysV {SYSV_KINDS[k]}' for k, _ in sysv))
+    files = [p for p in now['file'] if p not in baseline['file']]
+    for path in files:
+        try:
+            remove_tree(path)
+        except OSError:
+            pass
+    if files:
+        notes.append(f"cleanup removed {len(files)} file(s) or folder(s) of the sandbox user from "
+                     f"{', '.join(sorted({os.path.dirname(p) for p in files}))}")
+    return notes
 
 
 # ----------------------------------------------------------------------------- exported data

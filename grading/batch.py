@@ -1,0 +1,151 @@
+"""A batch that never stops: every entry of the submissions folder, named safely, gets one row.
+
+Standard library only. Used by grade.py:
+
+- `display_name(relpath)`: how a file name is written anywhere the grader writes it (gradebook,
+  feedback, log): undecodable bytes and control characters escaped (`\\xff`, `\\n`), and a leading
+  `=`, `+`, `-` or `@` (a spreadsheet formula) neutralised with a leading `'`.
+- `is_notebook_name(name)`: `.ipynb` in any case, with trailing spaces tolerated.
+- `complete_plan(entries, folder)`: adds an entry for every top-level entry of the folder that the
+  plan left out (other files, `X.IPYNB`, hidden files, links, FIFOs, empty sub-folders, ...), so
+  that `grade_one` gives each its row (a notebook is graded; anything else gets an `unreadable`
+  row saying what it is), and makes every name safe to write.
+- `Sweeper`: after each submission, removes whatever the sandbox user still owns on the host
+  (processes, /dev/shm files, SysV IPC objects, temp folders) and says so in that submission's
+  feedback.
+"""
+import hashlib
+import os
+import re
+import stat
+import threading
+
+FORMULA_PREFIXES = ('=', '+', '-', '@')
+SAFE_STEM = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_. @+()-]{0,149}')
+
+
+def escape_text(text):
+    """Text safe to write as UTF-8 on one line: undecodable bytes (surrogate escapes and lone
+    surrogates) as \\xNN / \\udNNN, control and invisible formatting characters as escapes."""
+    text = str(text)
+    if any('\ud800' <= ch <= '\udfff' for ch in text):
+        raw = text.encode('utf-8', 'surrogateescape') if _only_escapes(text) else None
+        text = raw.decode('utf-8', 'backslashreplace') if raw is not None else \
+            text.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return ''.join(ch if ch.isprintable() or ch == ' ' else ch.encode('unicode_escape').decode('ascii')
+                   for ch in text)
+
+
+def _only_escapes(text):
+    """Every surrogate in text is one that surrogateescape made (U+DC80..U+DCFF)."""
+    return all(not ('\ud800' <= ch <= '\udfff') or '\udc80' <= ch <= '\udcff' for ch in text)
+
+
+def csv_safe(text):
+    """A text cell a spreadsheet will not run as a formula (the usual leading apostrophe)."""
+    text = str(text)
+    return "'" + text if text.startswith(FORMULA_PREFIXES + ('\t', '\r')) else text
+
+
+def display_name(relpath):
+    """The name of a submission as the grader writes it everywhere (see the module docstring).
+    Spaces at either end are written as \\x20: spreadsheets and CSV readers drop them."""
+    text = escape_text(relpath)
+    core = text.strip(' ')
+    if core != text:
+        left = len(text) - len(text.lstrip(' '))
+        right = len(text) - len(text.rstrip(' '))
+        text = '\\x20' * left + core + '\\x20' * right
+    return csv_safe(text)
+
+
+def is_notebook_name(name):
+    return os.path.basename(str(name)).rstrip().lower().endswith('.ipynb')
+
+
+def safe_stem(display, taken):
+    """A file name (without extension) for feedback/records: the display name without its
+    .ipynb when that is plain and not yet taken (case-insensitively), else a cleaned name with a
+    short hash of the display name. Adds the result to `taken` (a set of lower-case stems)."""
+    stem = re.sub(r'\.ipynb\s*$', '', display, flags=re.IGNORECASE).replace('/', '__')
+    if not (SAFE_STEM.fullmatch(stem) and not stem.endswith((' ', '.')) and stem.lower() not in taken):
+        cleaned = re.sub(r'[^A-Za-z0-9_.-]+', '_', stem).strip('._')[:60] or 'entry'
+        stem = f"{cleaned}-{hashlib.sha256(display.encode('utf-8')).hexdigest()[:8]}"
+    taken.add(stem.lower())
+    return stem
+
+
+def kind_of(path):
+    """None for a regular file, else what the entry is (for its row's reason)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as err:
+        return f'cannot be examined ({err.strerror})'
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return 'a symbolic link (links are not followed)'
+    if stat.S_ISDIR(mode):
+        return 'a folder with no notebook in it'
+    if stat.S_ISFIFO(mode):
+        return 'a FIFO (named pipe)'
+    if stat.S_ISSOCK(mode):
+        return 'a socket'
+    return 'a device or other special file'
+
+
+def complete_plan(entries, folder, add_missing=True):
+    """`entries` (dicts with at least 'submission' (relative path), 'path', 'key', 'safe') plus one
+    entry for each top-level entry of `folder` none of them covers; every display name escaped
+    and every 'safe' stem unique. Returns the new list (sorted by display name)."""
+    folder = str(folder)
+    covered = set()
+    for e in entries:
+        covered.add(str(e['submission']).split('/')[0])
+    out = [dict(e) for e in entries]
+    for name in sorted(os.listdir(folder)) if add_missing else []:
+        if name not in covered:
+            out.append({'submission': name, 'path': os.path.join(folder, name), 'key': name,
+                        'safe': None, 'student': None, 'late': '', 'submitted': ''})
+    taken = set()
+    for e in out:
+        shown = display_name(e['submission'])
+        if e['key'] == e['submission']:
+            e['key'] = shown
+        e['submission'] = shown
+    for e in sorted(out, key=lambda e: e['submission']):
+        e['safe'] = safe_stem(e['submission'] if e.get('student') is None else str(e['safe']), taken)
+    return sorted(out, key=lambda e: e['submission'])
+
+
+class Sweeper:
+    """Checks, after each submission, that nothing owned by the sandbox user remains on the host
+    (/dev/shm, SysV IPC, temp folders; its processes are checked per submission by cgroup and
+    session in sandbox.run_notebook) and removes it.
+
+    Only as root (otherwise the sandbox user is the grader's own user, and its files cannot be
+    told apart). What the user owned before grading started is left alone. With --jobs > 1 the
+    check waits until no other sandbox of this batch is running; its notes then go to the
+    submission that finished last.
+    """
+
+    def __init__(self, sandbox, user='nobody'):
+        import pwd
+        self.sandbox = sandbox
+        self.enabled = os.geteuid() == 0
+        self.uid = pwd.getpwnam(user).pw_uid if self.enabled else None
+        self.baseline = sandbox.leftovers(self.uid) if self.enabled else None
+        self.lock = threading.Lock()
+        self.active = 0
+
+    def started(self):
+        with self.lock:
+            self.active += 1
+
+    def finished(self):
+        """Notes (sentences) on what had to be removed; [] when nothing was left."""
+        with self.lock:
+            self.active -= 1
+            if not self.enabled or self.active:
+                return []
+            return self.sandbox.clean_leftovers(self.uid, self.baseline)
