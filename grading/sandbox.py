@@ -1,25 +1,35 @@
 """Run one untrusted notebook in a throw-away folder, with limits, and hand back plain data.
 
-Used by `grading.grade`. The grader (parent) prepares a folder and starts this file as a script:
+Used by `grading.grade`. The grader (parent) prepares a private folder (0700), opens a record
+file, makes a memory cgroup for the submission where the machine allows one, and starts this file
+as a script with the record file as an inherited descriptor:
 
     python -I -B grading/sandbox.py CONFIG.json
 
 The worker then, before any submission code runs:
-- sets resource limits (address space = the memory cap, CPU seconds, file size, no core dumps);
-- enters new mount, PID and network namespaces (as root directly; otherwise through a user
-  namespace when the system allows it), so that everything the notebook starts dies with it and it
-  has no network (the kernel talks to us over Unix sockets);
-- when started as root, becomes `nobody`;
-- restricts the file system with Landlock (Linux >= 5.13): read-only access to the system, the
-  Python installation and the data; read-write access to its own folder only. The hidden tests,
-  the instructors' folder, the gradebook and the rest of the repository are neither readable nor
-  writable from inside.
+- joins the submission's memory cgroup (one limit for all its processes; cgroup v2, or v1 on
+  hybrid systems) and sets resource limits (address space = the memory cap per process, CPU
+  seconds, file size, no core dumps);
+- enters new mount, PID, network and IPC namespaces (as root directly; otherwise through a user
+  namespace when the system allows it): everything the notebook starts dies with it, it has no
+  network and its own abstract UNIX socket names, and its own SysV IPC and POSIX queues;
+- moves into a new root file system (`build_root`): only the system, the Python installation and
+  the data, read-only; its own folder, read-write; private size-capped tmpfs mounts on /dev/shm,
+  /tmp and /var/tmp; a minimal /dev; a fresh /proc. No host socket file exists in it;
+- when started as root, becomes `nobody`, and is not dumpable (the kernel, same user, can neither
+  ptrace it nor open its descriptors);
+- restricts the file system with Landlock (Linux >= 5.13) as a second wall.
 Then it executes the notebook cell by cell with nbclient (per-cell and total time limits, output
-capped), and finally asks the kernel to write its variables as *plain data* (JSON + .npz, no
-pickle) into the folder. The parent reads those files with `read_exported`, which trusts nothing
-in them, and runs the tests in a separate process (`grading.grade`): test code never enters the
-folder, and nothing the submission defines (functions, objects with a custom `__eq__`) reaches
-the tests.
+capped, each code cell timed), and finally asks the kernel to write its variables as *plain data*
+(JSON + .npz, no pickle) into a folder with a random name made just then, reads them back at once
+(never following links), and writes its report, the executed notebook (built from its own copy of
+the cells and the outputs it received) and the exported data to the record descriptor. The parent
+reads only that record (`read_channel`), never a path in the submission's folder, rebuilds values
+with `read_exported`, which trusts nothing in them, and runs the tests in a separate process
+(`grading.grade`): test code never enters the sandbox, and nothing the submission defines
+(functions, objects with a custom `__eq__`) reaches the tests. Afterwards the parent kills what is
+left in the cgroup and the worker's session and removes the folder whatever it holds
+(`remove_tree`).
 
 This file must stay importable on its own (standard library at module level): the worker runs it
 as a script, without importing the `utils` package (and so without importing MXNet).
