@@ -3,14 +3,17 @@
 A chapter writes `utils.say("LeNet has **{params:,} parameters**.", params=n)`: the English
 template is looked up in the active language's catalog (English: itself), then formatted with the
 values, and shown as Markdown. Keeping the template apart from the values is what lets a
-translation catalog hold it. The language is COURSE_LANG (`en`, the default, or `zh`), read at each
-call, so the line of a Chinese notebook that sets it works even after `utils` was imported. The
-catalogs are the gettext files locale/zh_CN/LC_MESSAGES/**.po that scripts/translations.py keeps
-(read here with the standard library only).
+translation catalog hold it. The language is COURSE_LANG (`en`, the default, or `zh`; read by
+utils.config); a Chinese notebook's first code line calls `use_language('zh')`, which also works
+when `utils` was imported before (the Colab set-up cell does). The catalogs are the gettext files
+locale/zh_CN/LC_MESSAGES/**.po that scripts/translations.py keeps (read here with the standard
+library only).
 """
 import ast
 import os
 from pathlib import Path
+
+from . import config
 
 LOCALE_DIR = Path(__file__).resolve().parents[1] / 'locale'
 LANGUAGES = {'en': None, 'zh': 'zh_CN'}  # COURSE_LANG -> catalog folder
@@ -24,13 +27,22 @@ class Say(str):
         return str(self)
 
 
-def language():
-    """The active language: COURSE_LANG (`en` when unset)."""
-    lang = os.environ.get('COURSE_LANG', '').strip() or 'en'
+def _check(lang):
     if lang not in LANGUAGES:
         raise ValueError(f"COURSE_LANG={lang!r} is not a language of this course; "
                          f"use one of {', '.join(LANGUAGES)} (or leave it unset for English)")
     return lang
+
+
+def language():
+    """The active language: COURSE_LANG (`en` when unset)."""
+    return _check(config.current().lang)
+
+
+def use_language(lang):
+    """Make `lang` the active language of this notebook (and of processes it starts)."""
+    os.environ['COURSE_LANG'] = _check(lang)
+    config.reload()
 
 
 def read_po(path):
