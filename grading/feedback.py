@@ -211,23 +211,35 @@ def make_record(name, assignment, status, reason, scores, results, notes, *, sum
 # ----------------------------------------------------------------------------- rendering
 
 def describe_test_failure(message):
-    """(the failing test line(s), how it failed) from a doctest failure report."""
-    lines = str(message).splitlines()
-    code, how = [], ''
+    """(the failing test line(s), how it failed) from a doctest failure report: its first failure
+    (a test keeps running after a failed line, so later failures are often consequences)."""
+    text = str(message)
+    chunks = [c for c in re.split(r'^\*{20,}$', text, flags=re.M) if 'Failed example:' in c]
+    lines = (chunks[0] if chunks else text).splitlines()
+    code = []
     for i, line in enumerate(lines):
         if line.startswith('Failed example:'):
             for nxt in lines[i + 1:]:
-                if nxt.startswith('    ') and not nxt.startswith(('Exception raised:', 'Expected:')):
+                if nxt.startswith('    '):
                     code.append(nxt[4:])
                 else:
                     break
             break
     tail = [l.strip() for l in lines if l.strip() and not l.startswith('*')]
-    if tail:
-        how = tail[-1]
-    if not code and tail:  # not a doctest report (e.g. the test itself crashed)
-        how = tail[-1]
-    return '\n'.join(code).strip(), how
+    return '\n'.join(code).strip(), (tail[-1] if tail else '')
+
+
+def unanswered(record, cases):
+    """Names of variables the failing tests missed that are still `...` in the notebook."""
+    skipped = record.get('skipped') or {}
+    names = []
+    for c in cases:
+        if c.get('passed'):
+            continue
+        m = re.match(r"NameError: name '(\w+)' is not defined", describe_test_failure(c.get('message', ''))[1])
+        if m and str(skipped.get(m.group(1), '')).startswith('ellipsis') and m.group(1) not in names:
+            names.append(m.group(1))
+    return names
 
 
 def where(record, text):
@@ -298,7 +310,13 @@ def render(record, assignment, written=None, name=None):
             what = (f"{first['ename']}" if first else
                     f"{len(failed_pub) + len(failed_hid)} test(s) failed")
             blocks.append([f"- **{place}**: {what}; probably a consequence of the NameError in "
-                           f"{cascade_from}: fix that first."])
+                           f"{cascade_from}: fix that first.", ''])
+            continue
+        todo = unanswered(record, cases)
+        if todo and failed_pub:
+            names = ', '.join(f'`{n}`' for n in todo)
+            blocks.append([f"- **{place}**: not answered yet ({names} still `...`); "
+                           f"{len(failed_pub)} public and {len(failed_hid)} hidden test(s) failed.", ''])
             continue
         block = [f'### {place}', '']
         for e in errs:
@@ -309,10 +327,18 @@ def render(record, assignment, written=None, name=None):
                 block += ['', fence(e['code'], 'python')]
             block.append('')
         public = [c for c in cases if not c.get('hidden')]
-        for c in failed_pub:
+        groups = {}  # the same failure in several tests: shown once
+        for number, c in enumerate(public, start=1):
+            if c.get('passed'):
+                continue
             code, how = describe_test_failure(c.get('message', ''))
-            block.append(f"Public test {public.index(c) + 1} of {len(public)} failed"
-                         + (':' if code or how else '.'))
+            groups.setdefault(how or number, []).append((number, code, how))
+        for items in groups.values():
+            nums, code, how = [n for n, _, _ in items], items[0][1], items[0][2]
+            label = (f'Public test {nums[0]}' if len(nums) == 1 else
+                     'Public tests ' + ', '.join(map(str, nums[:-1])) + f' and {nums[-1]}')
+            first = ', the first of them' if len(nums) > 1 and code else ''
+            block.append(f"{label} of {len(public)} failed{first}" + (':' if code or how else '.'))
             if code:
                 block += ['', fence(code, 'python')]
             if how:

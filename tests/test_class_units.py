@@ -281,3 +281,18 @@ def test_written_scores_typed_into_an_old_grades_csv_are_kept(tmp_path, assignme
     assert rows['b.ipynb']['score'] == '2' and rows['b.ipynb']['reason'] == 'cell 6 raised NameError'
     assert rows['Points Possible']['total'] == '7'
     assert [p.read_text() for p in (tmp_path / 'history').iterdir()] == [old]
+
+
+def test_feedback_says_unanswered_questions_in_one_line_and_groups_same_failures(assignment):
+    fail = lambda name: {'hidden': False, 'passed': False, 'points': 1,  # noqa: E731
+                         'message': f"Failed example:\n    assert {name} == 1\nException raised:\n"
+                                    f"    NameError: name '{name}' is not defined"}
+    record = {'name': 'a.ipynb', 'status': 'ok', 'reason': '', 'scores': {'q1': 0, 'q2': 0, 'q3': 0},
+              'results': {'q1': [fail('total'), dict(fail('total'), hidden=True)],
+                          'q2': [fail('grid'), fail('grid'), fail('other')]},
+              'skipped': {'total': 'ellipsis: ellipsis'}, 'errors': [], 'notes': [], 'places': {}}
+    text = feedback.render(record, assignment)
+    assert '- **q1**: not answered yet (`total` still `...`); 1 public and 1 hidden test(s) failed.' in text
+    assert '### q1' not in text
+    assert 'Public tests 1 and 2 of 3 failed, the first of them:' in text
+    assert 'Public test 3 of 3 failed:' in text and text.count("name 'grid' is not defined") == 1
