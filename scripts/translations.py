@@ -4,6 +4,8 @@
     python scripts/translations.py check [PAGE ...]     # missing, stale (fuzzy/obsolete), broken
     python scripts/translations.py generate [--check]   # write (or compare) the Chinese sources
     python scripts/translations.py stats                # how much of each catalog is translated
+    python scripts/translations.py todo PAGE > t.json   # what needs translating, as JSON
+    python scripts/translations.py fill PAGE t.json     # put the translations in, then check
 
 A PAGE is a source in _toc.yml without suffix (`notebooks/01_lenet`, `book/intro`) or `utils`
 (the sentences utils/ computes) or `_toc` (book title, part captions). Its catalog is
@@ -303,11 +305,11 @@ def page_messages(page):
         return messages, problems
     if page == '_toc':
         config = yaml.safe_load((ROOT / '_config.yml').read_text())
-        messages.append((config['title'], '_config.yml:title', False))
+        messages.append((config['title'], '_config.yml#title', False))
         toc = yaml.safe_load((ROOT / '_toc.yml').read_text())
         for part in toc.get('parts', []):
             if part.get('caption'):
-                messages.append((part['caption'], '_toc.yml:caption', False))
+                messages.append((part['caption'], '_toc.yml#caption', False))
         return messages, problems
     source = source_of(page)
     rel = source.relative_to(ROOT).as_posix()
@@ -317,7 +319,7 @@ def page_messages(page):
     nb = json.loads(source.read_text())
     for n, cell in enumerate(nb['cells']):
         text = ''.join(cell['source'])
-        where = f'{rel}:cell {n}'
+        where = f'{rel}#cell-{n}'
         if cell['cell_type'] == 'markdown':
             messages += [(m, where, False) for m in markdown_messages(text)]
         elif cell['cell_type'] == 'code' and 'colab-setup' not in cell.get('metadata', {}).get('tags', []):
@@ -657,6 +659,13 @@ def main(argv=None):
     p = sub.add_parser('config', help="write the Chinese site's _config.yml and _toc.yml")
     p.add_argument('out_dir')
     sub.add_parser('stats', help='translated messages per catalog')
+    p = sub.add_parser('todo', help='print the untranslated and fuzzy messages of a page as JSON '
+                                    '{English: current translation or ""}')
+    p.add_argument('page')
+    p = sub.add_parser('fill', help='set translations from a JSON file {English: Chinese} '
+                                    '(clears their fuzzy flags), then check the page')
+    p.add_argument('page')
+    p.add_argument('json_file')
     args = parser.parse_args(argv)
     names = all_catalog_names()
     try:
@@ -700,6 +709,34 @@ def main(argv=None):
         if args.command == 'config':
             site_config(args.out_dir)
             return 0
+        if args.command in ('todo', 'fill'):
+            page = args.page.removesuffix('.po')
+            if page not in names:
+                raise TranslationError(f'unknown page {page!r}; known: {names}')
+            catalog = read_catalog(catalog_path(page))
+            if args.command == 'todo':
+                todo = {m.id: m.string for m in catalog if m.id and (not m.string or m.fuzzy)}
+                if catalog.obsolete:  # old translations of English that is gone, to reuse
+                    todo['__obsolete__ (for reference; fill removes them)'] = {
+                        m.id: m.string for m in catalog.obsolete.values()}
+                print(json.dumps(todo, ensure_ascii=False, indent=1))
+                return 0
+            answers = json.loads(Path(args.json_file).read_text(encoding='utf-8'))
+            answers = {k: v for k, v in answers.items() if not k.startswith('__obsolete__')}
+            catalog.obsolete.clear()  # shown by `todo`; their English is gone
+            unknown = [k for k in answers if catalog.get(k) is None]
+            for msgid, msgstr in answers.items():
+                entry = catalog.get(msgid)
+                if entry is not None:
+                    entry.string = msgstr
+                    entry.flags.discard('fuzzy')
+                    entry.previous_id = []
+            write_catalog(catalog, catalog_path(page))
+            print(f'{len(answers) - len(unknown)} translations set in '
+                  f'{catalog_path(page).relative_to(ROOT)}')
+            if unknown:
+                print(f'not in the catalog (English changed? run update): {unknown}', file=sys.stderr)
+            return main(['check', page]) or (1 if unknown else 0)
         if args.command == 'stats':
             for page in names:
                 path = catalog_path(page)
