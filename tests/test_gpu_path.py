@@ -123,13 +123,18 @@ AVX512 = {'fpu', 'sse4_2', 'avx', 'avx2', 'avx512f', 'avx512bw', 'avx512vl', 'av
     (AVX512, 'avx512_core', True, 'emulated'),
 ])
 def test_which_cpus_can_compute_in_bfloat16(flags, max_isa, supported, says):
-    ok, why = utils.hardware.cpu_bfloat16_support(flags, max_isa or '')
+    ok, why = utils.hardware.cpu_bfloat16_support(flags, max_isa or '', onednn=True)
     assert ok is supported and says in why
+
+
+def test_without_onednn_there_is_no_bfloat16():
+    ok, why = utils.hardware.cpu_bfloat16_support(AVX512 | {'avx512_bf16'}, '', onednn=False)
+    assert not ok and 'MXNET_MKLDNN_ENABLED=0' in why
 
 
 def test_this_cpus_answer_comes_from_its_flags():
     flags = utils.hardware.cpu_flags()
-    ok, why = utils.hardware.cpu_bfloat16_support(max_isa='')
+    ok, why = utils.hardware.cpu_bfloat16_support(max_isa='', onednn=True)
     assert ok == all(f in flags for f in utils.hardware.BF16_FLAGS), why
 
 
@@ -187,9 +192,17 @@ def test_mixed_precision_trains_in_bfloat16_on_an_avx512_cpu(real_data_dir, tmp_
 
 # oneDNN's own cap on instruction sets: below AVX-512 it behaves as on a CPU without it.
 WITHOUT_AVX512 = {'DNNL_MAX_CPU_ISA': 'AVX2'}
+WITHOUT_BF16 = {  # environment -> what MXNet says when asked for bfloat16 anyway, and our line
+    'avx2': (WITHOUT_AVX512, 'could not create a primitive descriptor',
+             'DNNL_MAX_CPU_ISA=AVX2 keeps oneDNN below AVX-512, which it needs for bfloat16'),
+    'no-onednn': ({'MXNET_MKLDNN_ENABLED': '0'}, 'Unknown type enum 12',
+                  "MXNET_MKLDNN_ENABLED=0 turns oneDNN off, and MXNet's own CPU kernels have no "
+                  "bfloat16"),
+}
 
 
-def test_without_avx512_bfloat16_really_fails_in_mxnet(tmp_path):
+@pytest.mark.parametrize('case', sorted(WITHOUT_BF16))
+def test_without_avx512_bfloat16_really_fails_in_mxnet(tmp_path, case):
     """What the fallback avoids: MXNet's bfloat16 convolution on oneDNN without AVX-512."""
     script = tmp_path / 'bf16_anyway.py'
     script.write_text(textwrap.dedent(f'''
@@ -203,15 +216,18 @@ def test_without_avx512_bfloat16_really_fails_in_mxnet(tmp_path):
         net.initialize()
         net(mx.nd.ones((2, 1, 8, 8))).wait_to_read()
     '''))
+    env, error, _ = WITHOUT_BF16[case]
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, **WITHOUT_AVX512))
-    assert run.returncode != 0 and 'could not create a primitive descriptor' in run.stderr
+                         env=dict(os.environ, **env))
+    assert run.returncode != 0 and error in run.stderr
 
 
-def test_mixed_precision_falls_back_to_float32_without_avx512_and_says_so(real_data_dir, tmp_path):
-    shown, out = run_amp(real_data_dir, tmp_path, **WITHOUT_AVX512)
+@pytest.mark.parametrize('case', sorted(WITHOUT_BF16))
+def test_mixed_precision_falls_back_to_float32_without_bfloat16_and_says_so(real_data_dir, tmp_path,
+                                                                            case):
+    env, _, why = WITHOUT_BF16[case]
+    shown, out = run_amp(real_data_dir, tmp_path, **env)
     notes = [line for line in shown.splitlines() if 'Mixed precision' in line]
-    assert notes == ['Mixed precision is not available here (DNNL_MAX_CPU_ISA=AVX2 keeps oneDNN '
-                     'below AVX-512, which it needs for bfloat16): training in float32.']
+    assert notes == [f'Mixed precision is not available here ({why}): training in float32.']
     assert 'mixed precision (' not in shown
     assert out['OUTPUT_DTYPE'] == 'float32' and out['SCALER'] == 'False'

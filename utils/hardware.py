@@ -93,14 +93,20 @@ BF16_FLAGS = ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')
 ISAS_WITHOUT_BF16 = ('sse41', 'avx', 'avx2', 'avx2_vnni', 'avx512_mic', 'avx512_mic_4ops')
 
 
-def cpu_bfloat16_support(flags=None, max_isa=None):
+def cpu_bfloat16_support(flags=None, max_isa=None, onednn=None):
     """(True, why) when MXNet's oneDNN can compute in bfloat16 on this CPU, else (False, why).
 
     flags: the CPU's flags (default: read /proc/cpuinfo); max_isa: oneDNN's cap (default:
-    $DNNL_MAX_CPU_ISA through utils.config). Setting DNNL_MAX_CPU_ISA=AVX2 makes any CPU answer no,
-    which is how the tests check the float32 fallback on an AVX-512 machine."""
+    $DNNL_MAX_CPU_ISA through utils.config); onednn: whether MXNet uses oneDNN at all (default: not
+    MXNET_MKLDNN_ENABLED=0). Setting DNNL_MAX_CPU_ISA=AVX2 makes any CPU answer no, which is how
+    the tests check the float32 fallback on an AVX-512 machine."""
     flags = cpu_flags() if flags is None else set(flags)
-    max_isa = config.current().max_cpu_isa if max_isa is None else max_isa
+    cfg = config.current()
+    max_isa = cfg.max_cpu_isa if max_isa is None else max_isa
+    onednn = cfg.onednn if onednn is None else onednn
+    if not onednn:
+        return False, ("MXNET_MKLDNN_ENABLED=0 turns oneDNN off, and MXNet's own CPU kernels have no "
+                       "bfloat16")
     missing = [f for f in BF16_FLAGS if f not in flags]
     if missing:
         return False, (f"this CPU lacks AVX-512 ({', '.join(missing)}), which MXNet 1.9.1's oneDNN "
