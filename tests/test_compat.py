@@ -179,6 +179,33 @@ def test_import_names_the_missing_file_of_an_incomplete_folder(standins, tmp_pat
     assert f'pip install --upgrade --no-deps --target {partial}' in result['message']
 
 
+def test_import_names_the_missing_file_in_site_packages_too(standins, tmp_path):
+    # A local `pip install nvidia-*-cu11` puts them in site-packages (a sys.path entry).
+    site = tmp_path / 'site-packages'
+    shutil.copytree(standins.folder, site)
+    (site / 'nvidia' / 'cublas' / 'lib' / 'libcublas.so.11').unlink()
+    result = run_compat(GPU_BUILD + textwrap.dedent(f'''
+        sys.path.append({str(site)!r})
+        attempt(compat.prepare_gpu_mxnet)
+        report(error=None)
+    '''), COURSE_LIBCUDA=standins.libcuda, FAKE_GPU_CC='7.5')
+    assert result['error'] == 'CudaLibrariesMissing'
+    assert str(site / 'nvidia' / 'cublas' / 'lib' / 'libcublas.so.11') in result['message']
+
+
+def test_cuda12_files_at_the_same_paths_do_not_count_as_an_incomplete_folder(tmp_path, monkeypatch):
+    site = tmp_path / 'site-packages'
+    for sub, name in compat.CUDA11_LIBRARIES:
+        if name in compat.SHARED_WITH_CUDA12:
+            (site / 'nvidia' / sub / 'lib').mkdir(parents=True, exist_ok=True)
+            (site / 'nvidia' / sub / 'lib' / name).write_bytes(b'cuda 12 copy')
+    monkeypatch.setattr(compat, 'cuda11_dir_candidates', lambda: [str(site)])
+    assert compat.incomplete_cuda11_dir() is None
+    (site / 'nvidia' / 'cudnn' / 'lib').mkdir(parents=True)
+    (site / 'nvidia' / 'cudnn' / 'lib' / 'libcudnn.so.8').write_bytes(b'cuda 11 only')
+    assert compat.incomplete_cuda11_dir()[0] == str(site)
+
+
 def _tiny_wheel(folder, files):
     """A minimal valid wheel 'tinycuda 1.0' holding `files` (path inside -> bytes)."""
     import base64, hashlib, zipfile

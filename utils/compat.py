@@ -204,13 +204,18 @@ def find_cuda11_dir(libraries=CUDA11_LIBRARIES):
     return None
 
 
+# Files that CUDA-12 wheels (Colab's torch) also put at the same paths in site-packages: finding only
+# these says nothing about MXNet's CUDA-11 folder.
+SHARED_WITH_CUDA12 = ('libcurand.so.10', 'libcusolver.so.11', 'libnccl.so.2', 'libnvToolsExt.so.1')
+
+
 def incomplete_cuda11_dir(libraries=CUDA11_LIBRARIES):
-    """(folder, missing paths) of $COURSE_CUDA11_DIR or the Colab folder when it holds some but not
-    all libraries, else None. (Not sys.path: Colab's site-packages holds CUDA-12 wheels that put a
-    few files at the same paths, which says nothing about MXNet's folder.)"""
-    for folder in [d for d in (config.current().cuda11_dir, COLAB_CUDA11_DIR) if d]:
+    """(folder, missing paths) of the first candidate folder that holds part of the CUDA-11
+    libraries (at least one that no CUDA-12 wheel provides), or None."""
+    for folder in cuda11_dir_candidates():
         missing = missing_libraries(folder, libraries)
-        if 0 < len(missing) < len(libraries):
+        present = {name for sub, name in libraries if _path(folder, (sub, name)) not in missing}
+        if missing and present - set(SHARED_WITH_CUDA12):
             return folder, missing
     return None
 
