@@ -397,11 +397,15 @@ _PLACEHOLDER = re.compile(r'(?<!\{)\{([^{}]*)\}(?!\})')
 
 def _fixed_parts(text, template):
     """What a translation must keep: math, code, links' targets, numbers, format fields."""
+    # roles ({ref}`title <target>`, {doc}`page`): the role and its target stay, a title is text
+    roles = [(name, (re.search(r'<([^<>]+)>\s*$', body) or re.match(r'(.*)', body)).group(1))
+             for name, body in re.findall(r'\{([a-z:]+)\}`([^`]*)`', text)]
+    text = re.sub(r'\{[a-z:]+\}`[^`]*`', ' ', text)
     parts = {
         'math': re.findall(r'\$\$.*?\$\$|\$[^$\n]+\$', text),
         'code': re.findall(r'`[^`]+`', text),
         'link targets': re.findall(r'\]\(([^)\s]+)\)', text),
-        'roles': re.findall(r'\{[a-z:]+\}`[^`]*`', text),
+        'roles': [f'{{{name}}}{target}' for name, target in roles],
         'html': re.findall(r'<[^>]+>', text),
     }
     if template:
