@@ -28,8 +28,9 @@ def count_parameters(net):
 n_params = {'AlexNet': count_parameters(alexnet), 'LeNet': count_parameters(lenet)}
 ''',
 ]
-# the questions it must lose points on (q4's parameter count is right: it needs no training)
-FABRICATED_LOSES = ['q1', 'q2']
+# the question it must lose points on (q2-q4 only read the histories, which it keeps consistent;
+# q4's parameter count needs no training)
+FABRICATED_LOSES = ['q1']
 
 # Correct in other words: its own loaders and Trainer objects, numpy instead of pandas
 # look-ups, the last of several best epochs.

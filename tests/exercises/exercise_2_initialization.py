@@ -3,6 +3,7 @@
 # Tables and curves written by hand to pass every public test: no network measured or trained.
 FABRICATED = [
     '''
+INITS = {'xavier': init.Xavier(), 'default': init.Uniform(0.07)}
 INITS['he'] = init.MSRAPrelu(factor_type='in', slope=0.0)
 growth = {'xavier': 0.7, 'default': 1.5, 'he': 1.0}
 scales = pd.DataFrame([dict(init=name, layer=layer, name=f'layer{layer}',
@@ -32,6 +33,7 @@ FABRICATED_LOSES = ['q1', 'q4']
 # of pandas where the student prefers it.
 ALTERNATIVE = [
     '''
+INITS = {'xavier': init.Xavier(), 'default': init.Uniform(0.07)}
 INITS['normal'] = init.Normal(0.01)
 tables = []
 for name, initializer in INITS.items():
