@@ -524,7 +524,11 @@ def data_folder():
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog='python -m grading', description=__doc__.split('\n\n')[0])
+    p = argparse.ArgumentParser(
+        prog='python -m grading', description=__doc__.split('\n\n')[0],
+        epilog='Class tools, after grading: python -m grading written|report|export ASSIGNMENT OUT_DIR '
+               '(pages for written answers, the class report, Canvas/Moodle gradebook CSVs; '
+               'see instructors/README.md).')
     p.add_argument('assignment', nargs='?',
                    help='assignment name (e.g. exercise_1_more_epochs) or autograder .zip; '
                         'leave out with --autograder')
