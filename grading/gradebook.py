@@ -18,6 +18,7 @@ grading a few files, or one with `--only`, updates their rows and keeps every ot
 """
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -83,6 +84,7 @@ class Book:
         self.written_max = sum(self.maxima[q] or 0 for q in assignment.manual)
         self.total_max = float(assignment.max_score) + self.written_max
         state = self._read_state()
+        self.written_digest = (state or {}).get('grades_sha256')  # grades.csv as last written
         keyed = 'student_id' if roster is not None else None
         if state:
             if state.get('assignment') not in (None, assignment.name):
@@ -116,7 +118,7 @@ class Book:
     def save_state(self):
         write_atomically(self.out / STATE, json.dumps(
             {'assignment': self.assignment.name, 'keyed_by': self.keyed_by,
-             'students': self.students}, indent=1) + '\n')
+             'students': self.students, 'grades_sha256': self.written_digest}, indent=1) + '\n')
 
     def _records(self):
         if self._cache is not None:
@@ -397,9 +399,15 @@ class Book:
             # between only add this run's rows)
             stamp = dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%S.%fZ')
             (self.out / 'history').mkdir(exist_ok=True)
-            (self.out / 'history' / f'grades-{stamp}.csv').write_bytes(self.original)
+            kept = self.out / 'history' / f'grades-{stamp}.csv'
+            kept.write_bytes(self.original)
             self.backed_up = True
+            if self.written_digest and hashlib.sha256(self.original).hexdigest() != self.written_digest:
+                self.log(f"warning: {path} was edited since the grader wrote it; it is rebuilt from "
+                         f"the records and written.csv (type written points and comments there). "
+                         f"The edited file is kept as {kept}")
         write_atomically(path, text)
+        self.written_digest = hashlib.sha256(text.encode('utf-8')).hexdigest()
         self.save_state()
         return path
 

@@ -296,3 +296,20 @@ def test_feedback_says_unanswered_questions_in_one_line_and_groups_same_failures
     assert '### q1' not in text
     assert 'Public tests 1 and 2 of 3 failed, the first of them:' in text
     assert 'Public test 3 of 3 failed:' in text and text.count("name 'grid' is not defined") == 1
+
+
+def test_a_hand_edited_grades_csv_is_kept_and_reported(tmp_path, assignment):
+    (tmp_path / 'grades.csv').write_text('submission,status,score,max_score,reason,q1,q2,q3,q4\n'
+                                         'a.ipynb,ok,5,5,,2,2,1,\n')
+    Book(tmp_path, assignment).refresh()
+    edited = (tmp_path / 'grades.csv').read_text().replace('a.ipynb,ok,5', 'a.ipynb,ok,4')
+    (tmp_path / 'grades.csv').write_text(edited)
+    (tmp_path / 'written.csv').write_text((tmp_path / 'written.csv').read_text().replace('a.ipynb,,,', 'a.ipynb,1,,'))
+    said = []
+    Book(tmp_path, assignment, log=said.append).refresh()
+    assert said and 'was edited since the grader wrote it' in said[0]
+    assert edited in [p.read_text() for p in (tmp_path / 'history').iterdir()]
+    quiet = []
+    (tmp_path / 'written.csv').write_text((tmp_path / 'written.csv').read_text().replace('a.ipynb,1,,', 'a.ipynb,2,,'))
+    Book(tmp_path, assignment, log=quiet.append).refresh()  # the grader's own file: no warning
+    assert quiet == []
