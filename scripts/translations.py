@@ -488,7 +488,9 @@ def check(pages):
             for p in message_problems(entry.id, entry.string, entry.id in templates):
                 problems.append(f'{p}: {entry.id[:80]!r}')
             for zh, en in terms:
-                if re.search(rf'\b{re.escape(en)}s?\b', entry.id, re.I) and entry.string.strip() \
+                # lower case (a capital mid-sentence is a name, e.g. Gluon's `Dense` layer)
+                pattern = rf'\b{re.escape(en)}s?\b|^{re.escape(en[0].upper() + en[1:])}s?\b'
+                if re.search(pattern, entry.id) and entry.string.strip() \
                         and zh not in entry.string:
                     problems.append(f'glossary: "{en}" is "{zh}" (locale/zh_CN/glossary.tsv): '
                                     f'{entry.id[:60]!r}')
