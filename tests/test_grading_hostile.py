@@ -124,7 +124,7 @@ def hostile(tmp_path_factory):
     listener = Listener(base / 'listen')
     subs = base / 'submissions'
     probe = {'socket_path': listener.path, 'abstract': listener.abstract, 'port': listener.port,
-             'memory_mb': MEMORY_MB}
+             'memory_mb': MEMORY_MB, 'repo': str(ROOT / 'instructors' / 'README.md')}
     cases = build_hostile(subs, probe)
     cases.update(add_odd_entries(subs))
     temp = base / 'tmp'  # the grader's temporary folders go here, so that leftovers are ours
@@ -162,6 +162,7 @@ def feedback_of(hostile, name):
 
 def test_every_entry_gets_exactly_one_row_under_a_safe_name(hostile):
     assert hostile['done'].returncode == 0, hostile['done'].stderr[-3000:]
+    assert 'can read the autograder' not in hostile['done'].stderr  # --autograder kept private
     rows = hostile['rows']
     assert sorted(rows) == sorted(c['shown'] for c in hostile['cases'].values()), \
         (sorted(rows), hostile['done'].stdout[-3000:])
@@ -193,7 +194,8 @@ def test_each_hostile_submission_gets_the_grade_its_real_run_earned(hostile):
 
 @pytest.mark.skipif(not AS_ROOT, reason='namespaces as set up by the grader need root here')
 def test_nothing_a_submission_makes_outlives_it_or_reaches_the_next(hostile):
-    assert float(row_of(hostile, 'leak_2_read.ipynb')['q1']) == 0  # it found nothing of leak_1
+    # it found nothing of leak_1, and not the repository either
+    assert float(row_of(hostile, 'leak_2_read.ipynb')['q1']) == 0
     for path in ('/dev/shm/grader-leak', '/tmp/grader-leak', '/var/tmp/grader-leak'):
         assert not os.path.exists(path), path
     assert {SHM_KEY, MSG_KEY} & (hostile['keys_after'] - hostile['keys_before']) == set()

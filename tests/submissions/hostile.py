@@ -52,7 +52,7 @@ print('shm', shm, 'msq', msq)
 LEAK_READ = SYSV + r'''
 import os
 found = []
-for path in ['/dev/shm/grader-leak', '/tmp/grader-leak', '/var/tmp/grader-leak']:
+for path in ['/dev/shm/grader-leak', '/tmp/grader-leak', '/var/tmp/grader-leak', {repo!r}]:
     if os.path.exists(path):
         found.append(path)
 shm = libc.shmget(SHM_KEY, 0, 0)
@@ -190,7 +190,7 @@ SLOW_CELL = 'import time\ntime.sleep(1.5)'
 def build_hostile(folder, probe):
     """Write the hostile submissions into `folder`; return {name: expectation dict}.
 
-    probe: {'socket_path', 'abstract', 'port', 'memory_mb'}. Names sort in the order they must
+    probe: {'socket_path', 'abstract', 'port', 'memory_mb', 'repo' (a file of the repository)}. Names sort in the order they must
     run at --jobs 1 (a writer before its reader)."""
     os.makedirs(folder, exist_ok=True)
     cases = {}
@@ -204,7 +204,8 @@ def build_hostile(folder, probe):
 
     # Sealing: SysV IPC, /dev/shm and temp files from one submission never reach the next.
     save('leak_1_write.ipynb', notebook(LEAK_WRITE, *CORRECT), status='ok', score=5)
-    save('leak_2_read.ipynb', notebook(LEAK_READ, *CORRECT[1:]), status='ok', q1=0)
+    save('leak_2_read.ipynb', notebook(LEAK_READ.replace('{repo!r}', repr(probe['repo'])), *CORRECT[1:]),
+         status='ok', q1=0)
     # Memory: /dev/shm is private and capped; one limit for all the processes of a submission.
     save('memory_shm.ipynb', notebook(SHM_FILL.format(cap=cap), *CORRECT[1:]), q1=0)
     save('memory_children.ipynb', notebook(CHILDREN.format(each=cap // 2), *CORRECT[1:]), q1=0,

@@ -1,0 +1,150 @@
+"""Benchmark: seconds per submission of `python -m grading`, at --jobs 1 and --jobs 2.
+
+For each exercise, grades N copies of the master's solution (the solution cells of
+instructors/masters/<name>.ipynb typed into the student notebook, as a perfect student would) and
+N copies of the student notebook as handed out (notebooks/<name>.ipynb, answers left as `...`),
+once per --jobs value, and prints a table: wall seconds of the whole batch divided by the number
+of submissions (so it includes the grader's one-off start and sandbox check), the median of the
+per-submission times the grader logs, and how many solutions got full marks. Then, for the first
+solution graded at --jobs 1, where its time went: the notebook's slowest code cells (from the
+run times the grader records) and the rest (kernel start, export, the tests).
+
+    .venv/bin/python benchmarks/grading.py                      # every exercise, N=2, smoke
+    .venv/bin/python benchmarks/grading.py --exercises exercise_1 --copies 2 --jobs 1 2
+
+Reads the offline data from $FASHION_MNIST_DIR (default ../shared/fashion-mnist). Writes
+nothing in the repository (a temporary folder).
+"""
+import argparse
+import csv
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'tests'))
+from submissions.suite import answer_cells, with_answers  # noqa: E402
+
+LOG_LINE = re.compile(r'^\[\d+/\d+\] (?P<name>.+?): (?P<status>\w+), (?P<score>[\d.]+)/(?P<max>[\d.]+) '
+                      r'\((?P<seconds>\d+) s\)')
+
+
+def solution_answers(name):
+    """The master's solution code cells, in order."""
+    master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
+    answers, inside = [], False
+    for cell in master.cells:
+        text = cell.source.strip() if cell.cell_type == 'raw' else ''
+        if text == '# BEGIN SOLUTION':
+            inside = True
+        elif text == '# END SOLUTION':
+            inside = False
+        elif inside and cell.cell_type == 'code':
+            answers.append(cell.source)
+    return answers
+
+
+def build(name, copies, folder):
+    student = nbformat.read(ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
+    answers = solution_answers(name)
+    if len(answers) != len(answer_cells(student)):
+        raise SystemExit(f'{name}: {len(answers)} solution cells for {len(answer_cells(student))} answer cells')
+    solved = with_answers(student, answers)
+    folder.mkdir(parents=True)
+    for i in range(copies):
+        nbformat.write(solved, folder / f'solution_{i + 1}.ipynb')
+        nbformat.write(student, folder / f'student_{i + 1}.ipynb')
+
+
+def grade(name, folder, out, jobs, profile, data):
+    env = dict(os.environ, FASHION_MNIST_DIR=data)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, '-m', 'grading', name, str(folder), '--out', str(out),
+                           '--jobs', str(jobs), '--profile', profile],
+                          cwd=ROOT, capture_output=True, text=True, env=env)
+    wall = time.monotonic() - start
+    if done.returncode != 0:
+        raise SystemExit(f'grading {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
+    own = {}
+    for line in done.stdout.splitlines():
+        m = LOG_LINE.match(line)
+        if m:
+            own[m['name']] = float(m['seconds'])
+    with open(out / 'grades.csv', newline='') as f:
+        rows = {r['submission']: r for r in csv.DictReader(f) if r['submission'].endswith('.ipynb')}
+    return wall, own, rows
+
+
+def breakdown(out, name):
+    """(seconds of the slowest code cells, their sum) from the grader's record of `name`."""
+    for path in (out / 'private' / 'records').glob('*.json'):
+        rec = json.loads(path.read_text())
+        if rec.get('submission') == name:
+            times = sorted(((t['seconds'], t.get('code_cell'), t.get('question')) for t in rec['cell_times']),
+                           reverse=True)
+            return times, sum(t[0] for t in times)
+    return [], 0.0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--exercises', nargs='+', default=['exercise_1', 'exercise_2', 'exercise_3', 'exercise_4'],
+                   help='exercise name prefixes (default: all four)')
+    p.add_argument('--copies', type=int, default=2, help='copies of each notebook (default 2)')
+    p.add_argument('--jobs', type=int, nargs='+', default=[1, 2], help='--jobs values (default 1 2)')
+    p.add_argument('--profile', default='smoke')
+    p.add_argument('--keep', metavar='DIR', help='grade into DIR and keep it (default: a temporary folder)')
+    args = p.parse_args(argv)
+    data = os.environ.get('FASHION_MNIST_DIR') or str(ROOT.parent / 'shared' / 'fashion-mnist')
+    names = []
+    for prefix in args.exercises:
+        found = sorted(q.stem for q in (ROOT / 'instructors' / 'masters').glob(f'{prefix}*.ipynb'))
+        if len(found) != 1:
+            raise SystemExit(f'{prefix}: matches {found or "no master"}')
+        names.append(found[0])
+    print(f'{os.cpu_count()} CPU cores, profile {args.profile}, {args.copies} copies of each notebook; '
+          f'load average before: {os.getloadavg()[0]:.2f}')
+    table = []
+    with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
+        if args.keep:
+            tmp = args.keep
+            Path(tmp).mkdir(parents=True, exist_ok=False)
+        for name in names:
+            folder = Path(tmp) / name
+            build(name, args.copies, folder)
+            for jobs in args.jobs:
+                out = Path(tmp) / f'out-{name}-{jobs}'
+                wall, own, rows = grade(name, folder, out, jobs, args.profile, data)
+                n = len(rows)
+                for kind in ('solution', 'student'):
+                    mine = [k for k in rows if k.startswith(kind)]
+                    full = sum(1 for k in mine if rows[k]['score'] == rows[k]['max_score'])
+                    times = [own[k] for k in mine if k in own]
+                    table.append((name, kind, jobs, len(mine), wall / n,
+                                  statistics.median(times) if times else float('nan'), f'{full}/{len(mine)}'))
+                if jobs == args.jobs[0]:
+                    cells, total = breakdown(out, 'solution_1.ipynb')
+                    spent = own.get('solution_1.ipynb')
+                    top = ', '.join(f'code cell {c} ({q or "-"}) {s:.1f} s' for s, c, q in cells[:3])
+                    print(f'{name} solution_1 at --jobs {jobs}: {spent} s in all; code cells {total:.1f} s '
+                          f'(slowest: {top}); the rest (kernel start, export, tests) '
+                          f'{(spent or 0) - total:.1f} s')
+    print()
+    print('| exercise | notebook | --jobs | submissions | wall s per submission (batch / n) '
+          '| median s per submission (grader log) | full marks |')
+    print('|---|---|---|---|---|---|---|')
+    for name, kind, jobs, count, per, median, full in table:
+        print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {full} |')
+    print(f'\nload average after: {os.getloadavg()[0]:.2f}')
+
+
+if __name__ == '__main__':
+    main()
