@@ -111,6 +111,13 @@ def normalize(text):
     return ' '.join(line.strip() for line in text.strip().split('\n'))
 
 
+def _interrupts_paragraph(line):
+    """A list item that can interrupt a paragraph (CommonMark: a bullet, or an ordered item
+    numbered 1); `... question\n3. Why` continues the paragraph."""
+    item = _ITEM.match(line)
+    return bool(item) and (not item.group(2)[0].isdigit() or item.group(2)[:-1] == '1')
+
+
 def segments(markdown):
     """The Markdown as a list of pieces: str (copied) or ('msg', text, indent) (translated).
 
@@ -196,7 +203,7 @@ def segments(markdown):
             body = [line]
             j = i + 1
             while j < len(lines) and lines[j].strip() and not _FENCE.match(lines[j]) \
-                    and not _HEADING.match(lines[j]) and not _ITEM.match(lines[j]) \
+                    and not _HEADING.match(lines[j]) and not _interrupts_paragraph(lines[j]) \
                     and not lines[j].strip().startswith(('$$', '|', '<')):
                 body.append(lines[j])
                 j += 1
