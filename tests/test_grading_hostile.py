@@ -389,3 +389,34 @@ def test_help_and_argument_errors_need_neither_mxnet_nor_pandas_nor_matplotlib(t
         done = grader(*args)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr[-2000:])
         assert 'must not be imported' not in done.stderr
+
+
+@pytest.mark.skipif(not AS_ROOT, reason='makes files and IPC objects as nobody')
+def test_cleanup_removes_what_the_sandbox_user_left_and_says_so(tmp_path):
+    import pwd
+    nobody = pwd.getpwnam('nobody').pw_uid
+    sweeper = batch.Sweeper(sandbox)  # its baseline: what nobody owns now is left alone
+    pid = os.fork()
+    if pid == 0:  # the child becomes nobody and leaves things behind
+        try:
+            import ctypes
+            os.setgid(nobody)
+            os.setuid(nobody)
+            libc = ctypes.CDLL(None)
+            with open('/dev/shm/grader-cleanup-test', 'w') as f:
+                f.write('x')
+            os.mkdir(Path(tempfile.gettempdir()) / 'grader-cleanup-test')
+            ok = libc.shmget(0x4A13, 4096, 0o1600) >= 0 and libc.msgget(0x4A14, 0o1600) >= 0
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    assert os.waitpid(pid, 0)[1] == 0
+    sweeper.started()
+    notes = sweeper.finished()
+    assert any('SysV shared-memory segment' in n and 'message queue' in n for n in notes), notes
+    assert any('2 file(s) or folder(s)' in n for n in notes), notes
+    assert not os.path.exists('/dev/shm/grader-cleanup-test')
+    assert not (Path(tempfile.gettempdir()) / 'grader-cleanup-test').exists()
+    assert not {0x4A13, 0x4A14} & sysv_keys()
+    sweeper.started()
+    assert sweeper.finished() == []  # nothing left: nothing said
