@@ -336,8 +336,8 @@ class Book:
         row['written'] = fmt(sum(typed)) if typed else ''
         row['total'] = fmt(auto + sum(typed))
         row['max_total'] = fmt(self.total_max)
-        if self.keyed_by == 'student_id':
-            row['student_id'] = rec['key']
+        if self.keyed_by == 'student_id' and not student:
+            row['student_id'] = ''  # a file that matched no student: keyed by its name, no id
         return row
 
     def rows(self):

@@ -50,10 +50,13 @@ def canvas_csv(book, rows, column=None):
         grade = r.get('total', '') if r.get('status') not in ('missing', '') else ''
         out.append([s.get('name') or r.get('name', ''), canvas_id, r.get('student_id', ''),
                     s.get('login', ''), s.get('section', ''), grade])
+    if no_id and not out:
+        raise ExportError(f"no Canvas user id or student id for any row ({', '.join(no_id[:5])}): "
+                          f"grade with --roster (a Canvas gradebook export works as the roster) or "
+                          f"keep Canvas's download file names")
     if no_id:
-        raise ExportError(f"no Canvas user id or student id for {len(no_id)} row(s) "
-                          f"({', '.join(no_id[:5])}): grade with --roster (a Canvas gradebook "
-                          f"export works as the roster) or keep Canvas's download file names")
+        warnings.append(f"canvas.csv leaves out {len(no_id)} file(s) that match no student: "
+                        f"{', '.join(no_id[:10])}; add them to the roster (column file) and run again")
     return _text(['Student', 'ID', 'SIS User ID', 'SIS Login ID', 'Section', column], out), warnings
 
 
@@ -64,12 +67,18 @@ def moodle_csv(book, rows, item=None):
         raise ExportError("a Moodle import identifies students by ID number or email address: "
                           "grade with --roster (columns student_id and/or email)")
     students = {s['student_id']: s for s in book.students or []}
-    out = []
+    out, warnings = [], []
+    unmatched = [r.get('submission', '?') for r in rows if not r.get('student_id')]
+    if unmatched:
+        warnings.append(f"moodle.csv leaves out {len(unmatched)} file(s) that match no student: "
+                        f"{', '.join(unmatched[:10])}; add them to the roster (column file) and run again")
     for r in rows:
+        if not r.get('student_id'):
+            continue
         s = students.get(r['student_id'], {})
         grade = r.get('total', '') if r.get('status') not in ('missing', '') else ''
         out.append([r['student_id'], s.get('email', ''), s.get('name') or r.get('name', ''), grade])
-    return _text(['ID number', 'Email address', 'Full name', item], out), []
+    return _text(['ID number', 'Email address', 'Full name', item], out), warnings
 
 
 def incomplete_written(book, rows):

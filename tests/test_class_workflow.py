@@ -219,8 +219,12 @@ def lms_class(tiny, tmp_path_factory):
         'knuthdonald_5554_9002_exercise.ipynb': notebook(student, BROKEN),
     }
     deadline = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
+    files['stranger.ipynb'] = None  # on no roster, and not even a notebook
     for name, nb in files.items():
-        nbformat.write(nb, subs / name)
+        if nb is None:
+            (subs / name).write_text('')
+        else:
+            nbformat.write(nb, subs / name)
         when = deadline - dt.timedelta(hours=1)
         if name.startswith('knuth'):
             when = deadline + dt.timedelta(hours=3)
@@ -236,7 +240,7 @@ def lms_class(tiny, tmp_path_factory):
                         '--deadline', deadline.isoformat(), *LIMITS)
     rows = read_csv(out / 'written.csv')
     for r in rows:
-        r['q4'] = {'S1': '2', 'S2': '1'}.get(r['student_id'], '0')
+        r['q4'] = {'S1': '2', 'S2': '1'}.get(r['student_id'], '0' if r['student_id'] in ('S3', 'S4') else '')
     with open(out / 'written.csv', 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator='\n')
         w.writeheader()
@@ -253,7 +257,10 @@ def test_roster_keys_rows_by_student_and_flags_late_and_missing(lms_class):
     assert list(rows[0])[:3] == ['student_id', 'name', 'submission']
     assert rows[0]['student_id'] == 'Points Possible'
     grades = by(rows[1:], 'student_id')
-    assert set(grades) == {'S1', 'S2', 'S3', 'S4', 'S5'}
+    assert set(grades) == {'S1', 'S2', 'S3', 'S4', 'S5', ''}
+    stranger = grades['']
+    assert stranger['submission'] == 'stranger.ipynb' and stranger['status'] == 'unreadable'
+    assert 'stranger.ipynb matches no student' in lms_class['graded'].stdout + lms_class['graded'].stderr
     assert grades['S1']['submission'] == 'Ada Lovelace_101_assignsubmission_file_/exercise.ipynb'
     assert grades['S1']['score'] == '5' and grades['S3']['score'] != '5'
     assert grades['S4']['late'] == '3.0 h'
@@ -294,4 +301,5 @@ def test_canvas_and_moodle_exports(lms_class):
     assert moodle[0] == ['ID number', 'Email address', 'Full name', 'Exercise 9']
     rows = {r[0]: r for r in moodle[1:]}
     assert rows['S4'][1] == 'don@uni.org' and rows['S4'][3] == grades['S4']['total']
-    assert len(moodle) == 6
+    assert len(moodle) == 6 and len(canvas) == 6  # the file without a student is left out, and said
+    assert 'leave' in lms_class['export'].stderr and 'stranger.ipynb' in lms_class['export'].stderr
