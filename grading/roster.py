@@ -52,7 +52,8 @@ def find_submissions(folder, only=None):
             rel = rel.as_posix()
             matches = [f for f in found if f == rel] or [f for f in found if f.split('/')[-1] == rel]
             if len(matches) != 1:
-                raise RosterError(f"--only {item}: {'ambiguous, matches ' + ', '.join(matches) if matches else 'no such notebook in ' + str(folder)}")
+                why = f"ambiguous, matches {', '.join(matches)}" if matches else f'no such notebook in {folder}'
+                raise RosterError(f'--only {item}: {why}')
             chosen += [m for m in matches if m not in chosen]
         return chosen
     return found

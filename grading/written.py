@@ -8,7 +8,6 @@ Standard library only.
 """
 import base64
 import json
-from pathlib import Path
 
 from . import feedback as fb
 
@@ -49,7 +48,7 @@ def prompt_of(cells, question):
     return ''
 
 
-def notebook_cells(book, record, submissions_hint=None):
+def notebook_cells(book, record):
     path = book.out / 'executed' / f"{record['safe']}.ipynb"
     try:
         nb = json.loads(path.read_text(encoding='utf-8'))

@@ -1,11 +1,9 @@
 """Class tools without running a notebook: LMS file names, rosters, deadlines, feedback escaping,
 zero notebooks, and what `python -m grading --help` imports. Each test takes well under a second."""
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
-import zipfile
 
 import pytest
 
@@ -239,7 +237,8 @@ def test_feedback_cuts_name_error_cascades(assignment):
     record = {'name': 'a.ipynb', 'status': 'error', 'reason': 'cell 6 raised NameError',
               'scores': {'q1': 0, 'q2': 0, 'q3': 0},
               'results': {q: [{'hidden': False, 'passed': False, 'points': 1,
-                               'message': f"Failed example:\n    assert x\nException raised:\n    NameError: name '{q}v' is not defined"}]
+                               'message': 'Failed example:\n    assert x\nException raised:\n'
+                                          f"    NameError: name '{q}v' is not defined"}]
                           for q in ('q1', 'q2', 'q3')},
               'errors': [{'cell': 5, 'question': 'q1', 'code_cell': 4, 'ename': 'NameError',
                           'evalue': "name 'y' is not defined", 'line': 1, 'code': 'total = y'},
