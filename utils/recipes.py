@@ -15,7 +15,7 @@ PROFILES = ('smoke', 'cpu', 'full')
 # from these (the chapters state them in one table: `recipe_table()`); a page that departs from
 # them says so.
 # LeNet's learning rate is 0.2, not the original tutorial's 0.5: at 0.5 LeNet kills 4-13 of its 20
-# first-layer filters (5 seeds x 3 epochs, default init; with Xavier init 1 of 5 one-epoch runs
+# first-layer filters (5 seeds x 3 epochs, default init; with Xavier init 2 of 24 one-epoch runs
 # died outright), at 0.2 none (benchmarks/lenet_settings.py, benchmarks/README.md).
 LENET = dict(init='default', learning_rate=0.2, batch_size=256, epochs=10, resize=28)
 ALEXNET = dict(init='xavier', learning_rate=0.01, batch_size=128, epochs=10, resize=224)
