@@ -5,7 +5,10 @@ instructors/masters/<name>.ipynb typed into the student notebook, as a perfect s
 N copies of the student notebook as handed out (notebooks/<name>.ipynb, answers left as `...`),
 once per --jobs value, and prints a table: wall seconds of the whole batch divided by the number
 of submissions (so it includes the grader's one-off start and sandbox check), the median of the
-per-submission times the grader logs, and how many solutions got full marks. Then, for the first
+per-submission times the grader logs, the CPU seconds per submission (all processes of the
+batch, user + system: on a busy machine wall times grow, CPU time much less; on an idle machine
+with C cores, --jobs C cannot beat CPU s / C of wall per submission), and how many got full
+marks (each kind of notebook is its own batch). Then, for the first
 solution graded at --jobs 1, where its time went: the notebook's slowest code cells (from the
 run times the grader records) and the rest (kernel start, export, the tests).
 
@@ -20,6 +23,7 @@ import csv
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,24 +57,28 @@ def solution_answers(name):
 
 
 def build(name, copies, folder):
+    """folder/solution/solution_<i>.ipynb and folder/student/student_<i>.ipynb: one batch each."""
     student = nbformat.read(ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
     answers = solution_answers(name)
     if len(answers) != len(answer_cells(student)):
         raise SystemExit(f'{name}: {len(answers)} solution cells for {len(answer_cells(student))} answer cells')
     solved = with_answers(student, answers)
-    folder.mkdir(parents=True)
-    for i in range(copies):
-        nbformat.write(solved, folder / f'solution_{i + 1}.ipynb')
-        nbformat.write(student, folder / f'student_{i + 1}.ipynb')
+    for kind, nb in (('solution', solved), ('student', student)):
+        (folder / kind).mkdir(parents=True)
+        for i in range(copies):
+            nbformat.write(nb, folder / kind / f'{kind}_{i + 1}.ipynb')
 
 
 def grade(name, folder, out, jobs, profile, data):
     env = dict(os.environ, FASHION_MNIST_DIR=data)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     done = subprocess.run([sys.executable, '-m', 'grading', name, str(folder), '--out', str(out),
                            '--jobs', str(jobs), '--profile', profile],
                           cwd=ROOT, capture_output=True, text=True, env=env)
     wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f'grading {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
     own = {}
@@ -80,7 +88,7 @@ def grade(name, folder, out, jobs, profile, data):
             own[m['name']] = float(m['seconds'])
     with open(out / 'grades.csv', newline='') as f:
         rows = {r['submission']: r for r in csv.DictReader(f) if r['submission'].endswith('.ipynb')}
-    return wall, own, rows
+    return wall, cpu, own, rows
 
 
 def breakdown(out, name):
@@ -121,16 +129,20 @@ def main(argv=None):
             folder = Path(tmp) / name
             build(name, args.copies, folder)
             for jobs in args.jobs:
-                out = Path(tmp) / f'out-{name}-{jobs}'
-                wall, own, rows = grade(name, folder, out, jobs, args.profile, data)
-                n = len(rows)
                 for kind in ('solution', 'student'):
-                    mine = [k for k in rows if k.startswith(kind)]
-                    full = sum(1 for k in mine if rows[k]['score'] == rows[k]['max_score'])
-                    times = [own[k] for k in mine if k in own]
-                    table.append((name, kind, jobs, len(mine), wall / n,
-                                  statistics.median(times) if times else float('nan'), f'{full}/{len(mine)}'))
+                    out = Path(tmp) / f'out-{name}-{kind}-{jobs}'
+                    wall, cpu, own, rows = grade(name, folder / kind, out, jobs, args.profile, data)
+                    n = len(rows)
+                    full = sum(1 for r in rows.values() if r['score'] == r['max_score'])
+                    times = list(own.values())
+                    table.append((name, kind, jobs, n, wall / n, statistics.median(times) if times
+                                  else float('nan'), cpu / n, f'{full}/{n}'))
+                    if full < n and kind == 'solution':
+                        for k, r in sorted(rows.items()):
+                            print(f"  {k}: {r['status']} {r['score']}/{r['max_score']} {r['reason']}")
                 if jobs == args.jobs[0]:
+                    out = Path(tmp) / f'out-{name}-solution-{jobs}'
+
                     cells, total = breakdown(out, 'solution_1.ipynb')
                     spent = own.get('solution_1.ipynb')
                     top = ', '.join(f'code cell {c} ({q or "-"}) {s:.1f} s' for s, c, q in cells[:3])
@@ -139,10 +151,10 @@ def main(argv=None):
                           f'{(spent or 0) - total:.1f} s')
     print()
     print('| exercise | notebook | --jobs | submissions | wall s per submission (batch / n) '
-          '| median s per submission (grader log) | full marks |')
-    print('|---|---|---|---|---|---|---|')
-    for name, kind, jobs, count, per, median, full in table:
-        print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {full} |')
+          '| median s per submission (grader log) | CPU s per submission | full marks |')
+    print('|---|---|---|---|---|---|---|---|')
+    for name, kind, jobs, count, per, median, cpu, full in table:
+        print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {cpu:.1f} | {full} |')
     print(f'\nload average after: {os.getloadavg()[0]:.2f}')
 
 
