@@ -806,6 +806,7 @@ class MemoryGroup:
         version, parent = cls.locate()
         if version is None:
             return None, parent
+        cls.remove_stale(parent)
         path = os.path.join(parent, f'grading-{os.getpid()}-{os.urandom(4).hex()}')
         try:
             os.mkdir(path)
@@ -825,6 +826,21 @@ class MemoryGroup:
             group.remove()
             return None, f'cannot set the memory limit of {path} ({err.strerror})'
         return group, None
+
+    @staticmethod
+    def remove_stale(parent):
+        """Remove empty groups left by a grader that was killed (its pid is in the name)."""
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            return
+        for name in names:
+            m = name.split('-')
+            if len(m) == 3 and m[0] == 'grading' and m[1].isdigit() and not os.path.exists(f'/proc/{m[1]}'):
+                try:
+                    os.rmdir(os.path.join(parent, name))  # fails, harmlessly, if it is not empty
+                except OSError:
+                    pass
 
     def _write(self, name, value):
         with open(os.path.join(self.path, name), 'w') as f:
