@@ -7,10 +7,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/setup_env.sh
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "Installing Debian's chromium for the browser checks"
+# Debian packages the checks need: chromium (browser tests, PDF printing), fonts-noto-cjk (the
+# Chinese edition's glyphs), poppler-utils (pdftoppm/pdftotext/pdffonts read the PDFs back).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
+if [ -n "$missing" ]; then
+  echo "Installing Debian packages for the browser and PDF checks:$missing"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 if [ -z "${FASHION_MNIST_DIR:-}" ] && [ -d "$ROOT/../shared/fashion-mnist" ]; then
