@@ -129,10 +129,12 @@ def main(argv=None):
             folder = Path(tmp) / name
             build(name, args.copies, folder)
             for jobs in args.jobs:
+                owns = {}
                 for kind in ('solution', 'student'):
                     out = Path(tmp) / f'out-{name}-{kind}-{jobs}'
                     wall, cpu, own, rows = grade(name, folder / kind, out, jobs, args.profile, data)
                     n = len(rows)
+                    owns[kind] = own
                     full = sum(1 for r in rows.values() if r['score'] == r['max_score'])
                     times = list(own.values())
                     table.append((name, kind, jobs, n, wall / n, statistics.median(times) if times
@@ -144,7 +146,7 @@ def main(argv=None):
                     out = Path(tmp) / f'out-{name}-solution-{jobs}'
 
                     cells, total = breakdown(out, 'solution_1.ipynb')
-                    spent = own.get('solution_1.ipynb')
+                    spent = owns['solution'].get('solution_1.ipynb')
                     top = ', '.join(f'code cell {c} ({q or "-"}) {s:.1f} s' for s, c, q in cells[:3])
                     print(f'{name} solution_1 at --jobs {jobs}: {spent} s in all; code cells {total:.1f} s '
                           f'(slowest: {top}); the rest (kernel start, export, tests) '
