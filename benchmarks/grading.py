@@ -102,6 +102,35 @@ def breakdown(out, name):
     return [], 0.0
 
 
+def profile_one(name, nb_file, data, profile):
+    """Where the time of one submission goes: the sandbox run (kernel start, code cells, export,
+    the rest) and the tests' process, measured by calling the grader's own functions."""
+    sys.path.insert(0, str(ROOT))
+    from grading import grade, sandbox
+    text, why = grade.read_submission(str(nb_file))
+    assignment = grade.find_assignment(name)
+    memory = 6144 * 2**20
+    with tempfile.TemporaryDirectory(prefix='bench-profile-') as tmp:
+        t0 = time.monotonic()
+        run = sandbox.run_notebook(text, 'submission.ipynb', cell_timeout=300, total_timeout=900,
+                                   memory_bytes=memory, copy_dirs=[str(ROOT / 'utils')], read_only=[data],
+                                   env={'COURSE_PROFILE': profile, 'FASHION_MNIST_DIR': data},
+                                   private_dir=os.path.join(tmp, 'export'))
+        t1 = time.monotonic()
+        results, _, problem = grade.run_tests(assignment, Path(tmp) / 'export', exported=run['exported'],
+                                              timeout=300, memory_bytes=memory, profile=profile)
+        t2 = time.monotonic()
+    s = run['summary'] or {}
+    cells = sorted(((sec, i) for i, sec in run['cell_times']), reverse=True)
+    in_cells = sum(sec for sec, _ in cells)
+    start, export = s.get('kernel_start_seconds', 0), s.get('export_seconds', 0)
+    top = ', '.join(f'code cell {i} {sec:.1f} s' for sec, i in cells[:3])
+    print(f'{name}, one solution, where the time goes: sandbox run {t1 - t0:.1f} s = kernel start '
+          f'{start:.1f} + code cells {in_cells:.1f} (slowest: {top}) + export {export:.1f} + the rest '
+          f'(worker start, sandbox set-up and clean-up) {t1 - t0 - start - in_cells - export:.1f}; '
+          f'then the tests\' process {t2 - t1:.1f} s{" (" + problem + ")" if problem else ""}')
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--exercises', nargs='+', default=['exercise_1', 'exercise_2', 'exercise_3', 'exercise_4'],
@@ -109,6 +138,8 @@ def main(argv=None):
     p.add_argument('--copies', type=int, default=2, help='copies of each notebook (default 2)')
     p.add_argument('--jobs', type=int, nargs='+', default=[1, 2], help='--jobs values (default 1 2)')
     p.add_argument('--profile', default='smoke')
+    p.add_argument('--profile-one', action='store_true',
+                   help='also time the parts of one solution of the first exercise (one more run)')
     p.add_argument('--keep', metavar='DIR', help='grade into DIR and keep it (default: a temporary folder)')
     args = p.parse_args(argv)
     data = os.environ.get('FASHION_MNIST_DIR') or str(ROOT.parent / 'shared' / 'fashion-mnist')
@@ -157,6 +188,10 @@ def main(argv=None):
     print('|---|---|---|---|---|---|---|---|')
     for name, kind, jobs, count, per, median, cpu, full in table:
         print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {cpu:.1f} | {full} |')
+    if args.profile_one:
+        with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
+            build(names[0], 1, Path(tmp) / 'nb')
+            profile_one(names[0], Path(tmp) / 'nb' / 'solution' / 'solution_1.ipynb', data, args.profile)
     print(f'\nload average after: {os.getloadavg()[0]:.2f}')
 
 

@@ -504,8 +504,10 @@ def execute(config):
         return False
 
     async def run():
+        started = time.monotonic()
         async with client.async_setup_kernel(cwd=os.path.dirname(nb_path),
                                              stdout=devnull, stderr=devnull):
+            summary['kernel_start_seconds'] = round(time.monotonic() - started, 3)
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != 'code' or not cell.source.strip():
                     continue
@@ -544,8 +546,10 @@ def execute(config):
             export_cell = nbformat.v4.new_code_cell(code)
             nb.cells.append(export_cell)
             client.timeout = int(max(5, min(60, deadline + 30 - time.monotonic())))
+            export_started = time.monotonic()
             try:
                 await client.async_execute_cell(export_cell, len(nb.cells) - 1, store_history=False)
+                summary['export_seconds'] = round(time.monotonic() - export_started, 3)
                 errors = [o for o in export_cell.outputs if o.get('output_type') == 'error']
                 summary['export'] = 'failed' if errors else 'ok'
                 if not errors:
