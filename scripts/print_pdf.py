@@ -1,6 +1,6 @@
 """Print a single-page HTML build of the book (Sphinx singlehtml) to PDF with headless Chromium.
 
-    python scripts/print_pdf.py _build/pdf-src/en/_build/singlehtml/index.html OUT.pdf
+    python scripts/print_pdf.py _build/pdf-src/en/_build/singlehtml/book/intro.html OUT.pdf
 
 The page is served on 127.0.0.1 (MathJax loads its fonts over HTTP), every request to another host
 is refused (the PDF is made offline), MathJax finishes typesetting before printing, the Colab
@@ -11,6 +11,8 @@ chromium (CHROMIUM to choose another) through Playwright, as the browser tests d
 import functools
 import http.server
 import os
+import re
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -32,43 +34,71 @@ pre, .highlight pre { white-space: pre-wrap !important; word-break: break-word; 
 .cell_output img, main img { max-width: 100% !important; break-inside: avoid; }
 table { break-inside: auto; font-size: 9pt; }
 tr, .cell { break-inside: avoid; }
-section > h1 { break-before: page; }
 #course-pdf-toc { break-after: page; }
+#course-pdf { max-width: none; margin: 0; padding: 0; }
+#course-pdf-toc a { text-decoration: none; color: inherit; }
+#course-pdf-toc > ol > li { margin-top: 0.6em; font-weight: 600; }
+#course-pdf-toc > ol > li li { font-weight: normal; }
 #course-pdf-toc ol { list-style: none; padding-left: 1.2em; }
 #course-pdf-toc > ol { padding-left: 0; }
 #course-pdf-toc li { margin: 0.25em 0; }
 """
 
-# Builds the table of contents from the chapter (h1) and section (h2) headings, drops the Colab
-# set-up cells; returns what it did so the caller can check it.
+# Builds the table of contents from the pages (the root page, then each document Sphinx's
+# singlehtml builder inlined after a <span id="document-NAME"> marker) and their sections, starts
+# each page on a new sheet, drops the Colab set-up cells; returns what it did for the caller to check.
 PREPARE_JS = """() => {
   const lang = (document.documentElement.lang || 'en').toLowerCase();
   const zh = lang.startsWith('zh');
   let removed = 0;
   document.querySelectorAll('.tag_colab-setup').forEach(e => { e.remove(); removed++; });
-  const main = document.querySelector('main') || document.body;
+  const main = document.querySelector('main article') || document.querySelector('main');
+  const clean = h => h.textContent.replace(/[#\u00b6]/g, '').replace(/\\s+/g, ' ').trim();
+  const heading = s => s && s.querySelector(':scope > h1, :scope > h2, :scope > h3');
+  const pages = [];
+  const root = main.querySelector('section');
+  if (root) pages.push(root);
+  main.querySelectorAll('span[id^="document-"]').forEach(span => {
+    let s = span.nextElementSibling;
+    while (s && s.tagName !== 'SECTION') s = s.nextElementSibling;
+    if (s && s !== root) pages.push(s);
+  });
   const toc = document.createElement('nav');
   toc.id = 'course-pdf-toc';
   const title = document.createElement('h1');
   title.textContent = zh ? '目录' : 'Contents';
   toc.appendChild(title);
-  const top = document.createElement('ol');
-  let current = null, chapters = 0, n = 0;
-  main.querySelectorAll('section > h1, section > h2').forEach(h => {
-    const section = h.parentElement;
+  const list = document.createElement('ol');
+  let n = 0;
+  const entry = (section, parent) => {
     if (!section.id) section.id = 'pdf-section-' + (n++);
     const li = document.createElement('li');
     const a = document.createElement('a');
     a.href = '#' + section.id;
-    a.textContent = h.textContent.replace(/[#¶]\\s*$/, '').trim();
+    a.textContent = clean(heading(section));
     li.appendChild(a);
-    if (h.tagName === 'H1') { top.appendChild(li); current = document.createElement('ol');
-                             li.appendChild(current); chapters++; }
-    else if (current) current.appendChild(li);
+    parent.appendChild(li);
+    return li;
+  };
+  pages.forEach((page, i) => {
+    if (!heading(page)) return;
+    if (i > 0) page.style.breakBefore = 'page';
+    const li = entry(page, list);
+    const subs = [...page.querySelectorAll(':scope > section')].filter(heading);
+    if (subs.length) {
+      const sub = document.createElement('ol');
+      subs.forEach(s => entry(s, sub));
+      li.appendChild(sub);
+    }
   });
-  toc.appendChild(top);
-  main.insertBefore(toc, main.firstChild);
-  return {removed, chapters, lang};
+  toc.appendChild(list);
+  // print the article alone (no header, navigation or sidebars), the contents first
+  const page = document.createElement('div');
+  page.id = 'course-pdf';
+  page.appendChild(toc);
+  page.appendChild(main);
+  document.body.replaceChildren(page);
+  return {removed, chapters: pages.length, lang};
 }"""
 
 
@@ -82,11 +112,23 @@ def print_pdf(html_file, pdf_file):
     if not html_file.exists():
         raise SystemExit(f"{html_file} not found: build the single-page HTML first "
                          f"(scripts/build_book.sh does)")
+    # the build's index.html only redirects to the root page: print that page
+    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
+                         html_file.read_text(encoding='utf-8', errors='replace')[:1000])
+    if redirect:
+        html_file = (html_file.parent / redirect.group(1)).resolve()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} not found: install Debian's chromium "
                          f"(apt-get install -y chromium; scripts/test.sh does this)")
     from playwright.sync_api import sync_playwright
-    handler = functools.partial(_QuietHandler, directory=str(html_file.parent))
+    # Sphinx's singlehtml builder writes a root page in a subfolder (book/intro.html) with links
+    # relative to the build's top folder (_static/, _images/): print a copy placed there.
+    site = next((d for d in html_file.parents if (d / '_static').is_dir()), html_file.parent)
+    if html_file.parent != site:
+        top = site / f'print-{html_file.name}'
+        shutil.copyfile(html_file, top)
+        html_file = top
+    handler = functools.partial(_QuietHandler, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f'http://127.0.0.1:{httpd.server_address[1]}'
@@ -103,7 +145,8 @@ def print_pdf(html_file, pdf_file):
                     external.append(route.request.url)
                     route.abort()
             page.route('**/*', only_local)
-            page.goto(f'{base}/{html_file.name}', wait_until='load', timeout=120_000)
+            page.goto(f'{base}/{html_file.relative_to(site).as_posix()}', wait_until='load',
+                      timeout=120_000)
             page.wait_for_function(
                 "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)",
                 timeout=60_000)
@@ -129,7 +172,7 @@ def print_pdf(html_file, pdf_file):
                          f"{sorted(set(external))[:5]}")
     if done['chapters'] < 1:
         raise SystemExit(f"{html_file}: no chapter headings found, nothing to print")
-    print(f"{pdf_file}: {done['chapters']} chapters, table of contents, {done['removed']} Colab "
+    print(f"{pdf_file}: {done['chapters']} pages of the book, table of contents, {done['removed']} Colab "
           f"set-up cells left out, language {done['lang']}")
     return done
 

@@ -1,0 +1,218 @@
+"""The Chinese edition's sources: catalogs complete and current, generated files up to date, code
+identical to the English notebooks, and the stale-translation check itself (on a small made-up
+page, so that it is seen to fail when the English changes)."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / 'scripts'))
+import translations as tr  # noqa: E402
+
+
+def run_tool(*args):
+    return subprocess.run([sys.executable, str(ROOT / 'scripts' / 'translations.py'), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+# ----------------------------------------------------------------------------- the real catalogs
+
+def test_every_catalog_is_complete_and_current():
+    """Both languages agree: no English message lacks a current translation, none is stale."""
+    report = tr.check(tr.all_catalog_names())
+    lines = [f'{page}: {p}' for page, problems in report.items() for p in problems[:8]]
+    assert report == {}, ('translations missing or stale (python scripts/translations.py check '
+                          'PAGE lists them):\n  ' + '\n  '.join(lines[:60]))
+
+
+def test_generated_chinese_sources_are_up_to_date():
+    proc = run_tool('generate', '--check')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_one_catalog_per_page_in_the_sphinx_intl_layout():
+    for page in tr.toc_pages():
+        assert (ROOT / 'locale' / 'zh_CN' / 'LC_MESSAGES' / f'{page}.po').exists(), page
+
+
+@pytest.mark.parametrize('page', [p for p in tr.toc_pages() if p.startswith('notebooks/')])
+def test_chinese_notebook_has_the_english_code(page):
+    english = json.loads((ROOT / f'{page}.ipynb').read_text())
+    chinese = json.loads((ROOT / f'{tr.chinese_path(page)}.ipynb').read_text())
+    assert [c['cell_type'] for c in chinese['cells']] == [c['cell_type'] for c in english['cells']]
+    changed = []
+    for en, zh in zip(english['cells'], chinese['cells']):
+        if en['cell_type'] != 'code':
+            continue
+        assert zh.get('outputs') == [], f'{page}: the Chinese notebook is committed with outputs'
+        assert zh['metadata'] == en['metadata']
+        en_lines, zh_lines = ''.join(en['source']).split('\n'), ''.join(zh['source']).split('\n')
+        assert len(en_lines) == len(zh_lines)
+        changed += [(a, b) for a, b in zip(en_lines, zh_lines) if a != b]
+    assert changed == [(tr.ENGLISH_PATH_LINE, tr.CHINESE_PATH_LINE)], changed
+    assert chinese['metadata'].get('otter') == english['metadata'].get('otter')
+    # the Markdown is Chinese, not English left over
+    text = ''.join(''.join(c['source']) for c in chinese['cells'] if c['cell_type'] == 'markdown')
+    assert len(re.findall(r'[\u4e00-\u9fff]', text)) > 0.3 * len(re.findall(r'[A-Za-z]', text)), \
+        f'{page}: the Chinese notebook reads mostly English'
+    assert '〔待译〕' not in text
+
+
+def test_markdown_blocks_reassemble_to_the_source():
+    """Splitting a page into messages and putting them back loses nothing."""
+    for page in tr.toc_pages():
+        source = tr.source_of(page)
+        texts = [source.read_text()] if source.suffix == '.md' else [
+            ''.join(c['source']) for c in json.loads(source.read_text())['cells']
+            if c['cell_type'] == 'markdown']
+        for text in texts:
+            back = tr.translate_markdown(text, lambda m: m)
+            assert re.sub(r'\s+', ' ', back) == re.sub(r'\s+', ' ', text), page
+
+
+def test_glossary_has_the_established_terms():
+    terms = {zh: en for zh, en, _ in tr.glossary()}
+    for zh in ('卷积层', '池化层', '全连接层', '丢弃法', '学习率', '批量大小', '迭代周期'):
+        assert zh in terms, zh
+    page = (ROOT / 'book' / 'zh' / 'glossary.md').read_text()
+    assert '| 卷积层 | convolutional layer |' in page
+
+
+# ----------------------------------------------------------------------------- the check itself
+
+def message_problems(english, chinese, template=False):
+    return tr.message_problems(english, chinese, template)
+
+
+def test_translation_must_keep_math_code_numbers_and_fields():
+    ok = message_problems('A $5 \\times 5$ window in `nn.Conv2D` over 28 pixels.',
+                          '`nn.Conv2D` 中 $5 \\times 5$ 的窗口扫过 28 个像素。')
+    assert ok == []
+    assert any('math' in p for p in message_problems('A $k$ window.', '一个 k 窗口。'))
+    assert any('code' in p for p in message_problems('Call `train`.', '调用 train。'))
+    assert any('numbers' in p for p in message_problems('In 1998 LeNet.', '当年 LeNet。'))
+    assert any('format fields' in p for p in message_problems(
+        'LeNet has {params:,} parameters.', 'LeNet 有 {n} 个参数。', template=True))
+    assert message_problems('Training', '') == ['not translated']
+
+
+@pytest.fixture
+def small_book(tmp_path, monkeypatch):
+    """A one-page book with its own catalog folder, for the update/check cycle."""
+    (tmp_path / 'book').mkdir()
+    (tmp_path / '_toc.yml').write_text('format: jb-book\nroot: book/intro\n')
+    (tmp_path / '_config.yml').write_text('title: Small\n')
+    (tmp_path / 'utils').mkdir()
+    shutil.copy(tr.GLOSSARY, tmp_path / 'glossary.tsv')
+    page = tmp_path / 'book' / 'intro.md'
+    page.write_text(textwrap.dedent('''\
+        # Convolutions
+
+        A convolution slides a window of size $k$ over the image.
+        It was used in 1998.
+
+        - first item
+        - second item
+        '''))
+    monkeypatch.setattr(tr, 'ROOT', tmp_path)
+    monkeypatch.setattr(tr, 'LOCALE', tmp_path / 'locale')
+    monkeypatch.setattr(tr, 'GLOSSARY', tmp_path / 'glossary.tsv')
+    return page
+
+
+def translate_all(answers):
+    catalog = tr.read_catalog(tr.catalog_path('book/intro'))
+    for entry in catalog:
+        if entry.id:
+            entry.string = answers[entry.id]
+            entry.flags.discard('fuzzy')
+    tr.write_catalog(catalog, tr.catalog_path('book/intro'))
+
+
+ANSWERS = {'Convolutions': '卷积',
+           'A convolution slides a window of size $k$ over the image. It was used in 1998.':
+               '卷积在图像上滑动一个大小为 $k$ 的窗口。它在 1998 年就已使用。',
+           'first item': '第一项', 'second item': '第二项'}
+
+
+def test_stale_and_missing_translations_fail_the_check(small_book):
+    assert 'no catalog' in tr.check(['book/intro'])['book/intro'][0]
+    tr.update(['book/intro'])
+    assert sum('not translated' in p for p in tr.check(['book/intro'])['book/intro']) == 4
+    translate_all(ANSWERS)
+    assert tr.check(['book/intro']) == {}
+    md = tr.chinese_markdown('book/intro')
+    assert '# 卷积\n' in md and '- 第二项\n' in md and '1998' in md
+
+    # the English changes: the check fails before and after `update`, until a person looks
+    small_book.write_text(small_book.read_text().replace('It was used in 1998.',
+                                                         'LeNet used it in 1998.'))
+    problems = tr.check(['book/intro'])['book/intro']
+    assert any('not in the catalog' in p for p in problems)
+    assert any('stale' in p for p in problems)
+    with pytest.raises(tr.TranslationError):
+        tr.chinese_markdown('book/intro')
+    tr.update(['book/intro'])
+    catalog = tr.read_catalog(tr.catalog_path('book/intro'))
+    changed = catalog.get('A convolution slides a window of size $k$ over the image. '
+                          'LeNet used it in 1998.')
+    assert changed.fuzzy and '1998' in changed.string  # the old translation is kept, as a draft
+    assert any('fuzzy' in p for p in tr.check(['book/intro'])['book/intro'])
+
+    # a paragraph removed from the English: its translation is kept as obsolete, and reported
+    small_book.write_text(small_book.read_text().replace('- second item\n', ''))
+    tr.update(['book/intro'])
+    assert any('obsolete' in p for p in tr.check(['book/intro'])['book/intro'])
+
+
+def test_computed_english_sentences_are_reported():
+    templates, problems = tr.say_templates(
+        'utils.say("LeNet has {n:,} parameters.", n=n)\nMarkdown(f"{n} images")', 'cell 1')
+    assert templates == ['LeNet has {n:,} parameters.']
+    assert len(problems) == 1 and 'utils.say' in problems[0]
+    _, problems = tr.say_templates('utils.say(f"{n} images")', 'cell 2')
+    assert 'literal string template' in problems[0]
+
+
+# ----------------------------------------------------------------------------- at run time
+
+@pytest.fixture
+def chinese():
+    """Chinese for the test, English again after it."""
+    from utils import i18n
+    i18n.use_language('zh')
+    yield i18n
+    i18n.use_language('en')
+
+
+def test_say_and_profile_note_speak_chinese(chinese):
+    import utils
+    i18n = chinese
+    assert i18n.language() == 'zh'
+    assert i18n.translate('learning rate') == '学习率'
+    settings = utils.settings_for('01_lenet', profile='smoke')
+    note = str(utils.profile_note(settings))
+    assert settings.is_reduced and note.startswith('**缩减运行**') and '| 设置 | 本次运行 | 完整运行 |' in note
+    assert not re.search(r'[A-Za-z]{3,}', note.replace('smoke', '')), note  # no English left
+    with pytest.raises(LookupError, match='translations.py'):
+        i18n.say('A sentence no catalog has: {n}', n=1)
+    with pytest.raises(ValueError, match='COURSE_LANG'):
+        i18n.use_language('fr')
+    i18n.use_language('en')
+    assert i18n.say('LeNet has {n:,} parameters.', n=61706) == 'LeNet has 61,706 parameters.'
+
+
+def test_runtime_reader_agrees_with_babel():
+    """utils/i18n.py reads the .po files with the standard library: same entries as babel."""
+    from utils import i18n
+    for page in tr.all_catalog_names():
+        path = tr.catalog_path(page)
+        expected = {m.id: m.string for m in tr.read_catalog(path)
+                    if m.id and m.string and not m.fuzzy}
+        assert i18n.read_po(path) == expected, page
