@@ -1,8 +1,9 @@
 """The exercise notebooks: generated from the masters, free of solutions, and solvable.
 
-The slow test grades each master's solutions, filled into the generated student notebook, with
-`python -m grading` under the smoke profile: full marks, status ok, and every
-`grader.check` cell in the executed notebook reports its public tests passed.
+The slow tests grade, with `python -m grading` under the smoke profile, each master's solutions
+filled into the generated student notebook (full marks, status ok, every `grader.check` cell
+passed), the alternative correct answers of tests/exercises/<name>.py (full marks) and its
+fabricated submission (every public test passes, yet it loses points on the hidden tests).
 """
 import csv
 import importlib

@@ -4,7 +4,7 @@ The student notebooks carry their public tests in a code cell (written by
 scripts/make_exercises.py), not only in the notebook's metadata: on Colab the kernel cannot read
 the notebook file, and otter-grader 7 refuses metadata tests there. `exercise_checker` writes
 those tests into a temporary folder and returns an otter `Notebook` that reads them from it.
-The instructors' grader (`python -m utils.grade`) runs these public tests and hidden ones.
+The instructors' grader (`python -m grading`) runs these public tests and hidden ones.
 """
 import os
 import pprint
