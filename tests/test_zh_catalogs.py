@@ -208,6 +208,24 @@ def test_say_and_profile_note_speak_chinese(chinese):
     assert i18n.say('LeNet has {n:,} parameters.', n=61706) == 'LeNet has 61,706 parameters.'
 
 
+def test_train_speaks_chinese(chinese, capsys):
+    """The lines utils.train prints go through the catalogs too."""
+    import utils
+    from mxnet import gluon, nd
+    mx = utils.mx
+    mx.random.seed(0)
+    X, y = nd.random.uniform(shape=(32, 1, 28, 28)), nd.array([i % 10 for i in range(32)])
+    data = gluon.data.DataLoader(gluon.data.ArrayDataset(X, y), batch_size=16)
+    net = gluon.nn.Dense(10)
+    net.initialize()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+    utils.train(data, data, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer, mx.cpu(), 1,
+                progress=False)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith('在 cpu(0) 上训练 | 2 个批量 / 2 个批量') and '1 个迭代周期' in lines[0], lines
+    assert lines[-1].startswith('迭代周期 1。损失：') and '测试准确率' in lines[-1], lines
+
+
 def test_runtime_reader_agrees_with_babel():
     """utils/i18n.py reads the .po files with the standard library: same entries as babel."""
     from utils import i18n

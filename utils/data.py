@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config, devices
+from .i18n import translate
 from .compat import import_mxnet
 
 mx = import_mxnet()
@@ -214,7 +215,12 @@ class Batches:
             yield X, nd.take(self.labels, idx)
 
     def describe(self):
-        return f"{self.num_examples:,} {self.split} images at {self.image_size}x{self.image_size}"
+        """One line for the reader (in the reader's language, see utils.i18n)."""
+        if self.split not in ('train', 'test'):
+            return f"{self.num_examples:,} {self.split} images at {self.image_size}x{self.image_size}"
+        return translate("{n:,} train images at {size}x{size}" if self.split == 'train' else
+                         "{n:,} test images at {size}x{size}").format(n=self.num_examples,
+                                                                      size=self.image_size)
 
 
 def _resize(X, size):

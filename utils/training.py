@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, hardware
+from .i18n import translate
 from .compat import import_mxnet
 
 mx = import_mxnet()
@@ -89,10 +90,11 @@ def _describe(train_data, test_data, num_epochs):
         if hasattr(data, 'describe'):
             parts.append(data.describe())
         elif hasattr(data, '__len__'):
-            parts.append(f"{len(data)} batches")
+            parts.append(translate("{n} batches").format(n=len(data)))
     size = getattr(train_data, 'batch_size', None)
-    batch = f", batch {size}" if size else ""
-    return f"{' / '.join(parts)}{batch}, {num_epochs} epoch{'s' if num_epochs != 1 else ''}"
+    batch = translate(", batch {size}").format(size=size) if size else ""
+    epochs = translate("{n} epochs" if num_epochs != 1 else "{n} epoch").format(n=num_epochs)
+    return f"{' / '.join(parts)}{batch}, {epochs}"
 
 
 def _progress(total, desc, enabled):
@@ -126,11 +128,13 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     if amp:
         dtype, why = mixed_precision_dtype(ctx)
         if dtype is None:
-            print(f"Mixed precision is not available here ({why}): training in float32.")
+            print(translate("Mixed precision is not available here ({why}): training in "
+                            "float32.").format(why=why))
         else:
             scaler = _prepare_mixed_precision(net, trainer, ctx)
             precision = f' | mixed precision ({dtype})'
-    print(f"Training on {ctx} | {_describe(train_data, test_data, num_epochs)}{precision}")
+    print(translate("Training on {ctx} | {what}").format(
+        ctx=ctx, what=_describe(train_data, test_data, num_epochs)) + precision)
     rows, plot = [], None
     if live_plot:
         from .plotting import LiveHistoryPlot
@@ -143,11 +147,14 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
             print(stop.args[0])
             break
         except KeyboardInterrupt:
-            print(f"Interrupted during epoch {epoch}; returning the {len(rows)} finished epoch(s).")
+            print(translate("Interrupted during epoch {epoch}; returning the {done} finished "
+                            "epoch(s).").format(epoch=epoch, done=len(rows)))
             break
         rows.append(row)
-        print(f"Epoch {epoch}. Loss: {row['loss']:.3f}, Train acc {row['train_acc']:.2f}, "
-              f"Test acc {row['test_acc']:.2f}, Time {row['seconds']:.1f} sec")
+        print(translate("Epoch {epoch}. Loss: {loss:.3f}, Train acc {train_acc:.2f}, "
+                        "Test acc {test_acc:.2f}, Time {seconds:.1f} sec").format(
+            epoch=epoch, loss=row['loss'], train_acc=row['train_acc'], test_acc=row['test_acc'],
+            seconds=row['seconds']))
         if plot is not None:
             plot.update(pd.DataFrame(rows, columns=HISTORY_COLUMNS))
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
@@ -205,8 +212,8 @@ def _check_finite(snapshot, epoch, batch, bar):
 
 
 def _stop(value, epoch, batch):
-    raise _Diverged(
-        f"Stopped: the training loss became {value} in epoch {epoch} (by batch {batch}). "
-        f"The learning rate is probably too large for this network (try 10x smaller), or the "
-        f"initialization is poor (try init.Xavier()). Returning the history of the finished epochs."
-    )
+    raise _Diverged(translate(
+        "Stopped: the training loss became {value} in epoch {epoch} (by batch {batch}). "
+        "The learning rate is probably too large for this network (try 10x smaller), or the "
+        "initialization is poor (try init.Xavier()). Returning the history of the finished epochs."
+    ).format(value=value, epoch=epoch, batch=batch))
