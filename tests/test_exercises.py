@@ -66,6 +66,27 @@ def test_autograder_zips_are_for_this_grader_only(name):
     assert any(n.startswith('tests/q') for n in names)
 
 
+@pytest.mark.parametrize('name', EXPECTED)
+def test_hidden_tests_read_the_graders_settings_not_the_notebooks(name):
+    """A submission's own settings variables (num_epochs = 1 ...) must not decide a hidden test:
+    hidden tests use `course_settings`, which the grader builds from utils/recipes.py."""
+    assignment = grade.find_assignment(name)
+    uses = 0
+    for q, spec in assignment.tests.items():
+        for case in spec['suites'][0]['cases']:
+            if not case.get('hidden'):
+                continue
+            code = re.sub(r'#[^\n]*', '', case['code'])
+            uses += code.count('course_settings.')
+            code = re.sub(r'course_settings\.\w+', '', code)
+            assert not re.search(r'\b(num_epochs|image_size|settings)\b', code), (q, case['code'])
+    assert uses >= 2
+    import utils
+    for profile in ('smoke', 'cpu', 'full'):  # what the grader reads is what the notebook ran with
+        assert vars(grade.course_settings(str(ROOT), name, profile)) == vars(utils.settings_for(name, profile))
+    assert grade.course_settings(str(ROOT), 'not_an_exercise', 'smoke') is None
+
+
 def test_generation_is_deterministic():
     first = make_exercises.build(MASTERS[0])
     second = make_exercises.build(MASTERS[0])
