@@ -631,6 +631,9 @@ def site_config(out_dir):
     config.setdefault('sphinx', {}).setdefault('config', {})
     config['sphinx']['config']['language'] = LANG
     config['sphinx']['config']['course_edition'] = 'zh'
+    # myst-nb's buttons on folded cells ("Show code cell source"); {type} would stay English
+    config['sphinx']['config']['nb_code_prompt_show'] = '显示单元内容'
+    config['sphinx']['config']['nb_code_prompt_hide'] = '隐藏单元内容'
     # Jupyter Book resolves local_extensions against the config file's folder (elsewhere now)
     for name, path in config['sphinx'].get('local_extensions', {}).items():
         config['sphinx']['local_extensions'][name] = str((ROOT / path).resolve())
