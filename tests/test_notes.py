@@ -74,3 +74,12 @@ def test_chapters_take_their_recipe():
         assert lenet.full['batch_size'] == recipes.LENET['batch_size']
         assert alexnet.full['learning_rate'] == recipes.ALEXNET['learning_rate']
         assert alexnet.full['batch_size'] == recipes.ALEXNET['batch_size']
+
+
+def test_a_profile_that_runs_the_full_experiment_is_not_reduced():
+    for name, per_profile in recipes.NOTEBOOKS.items():
+        for profile in recipes.PROFILES:
+            settings = recipes.settings_for(name, profile)
+            assert settings.is_reduced == (per_profile[profile] != per_profile['full']), name
+    assert not recipes.settings_for('01_lenet', 'cpu').is_reduced   # LeNet runs in full on a CPU
+    assert recipes.settings_for('06_training_alexnet', 'cpu').is_reduced

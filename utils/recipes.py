@@ -152,8 +152,9 @@ def recipe_table():
 def settings_for(notebook, profile=None):
     """This notebook's settings under `profile` (default: the active one), as a namespace.
 
-    Attributes: every setting, plus `profile`, `is_reduced` (True unless full) and `full` (the
-    full-profile dict, for `profile_note`).
+    Attributes: every setting, plus `profile`, `is_reduced` (True when this profile changes any
+    setting of the full experiment: a `cpu` profile that runs the full experiment is not reduced)
+    and `full` (the full-profile dict, for `profile_note`).
     """
     if notebook not in NOTEBOOKS:
         raise KeyError(f"no settings for {notebook!r}; known: {', '.join(sorted(NOTEBOOKS))}")
@@ -163,5 +164,5 @@ def settings_for(notebook, profile=None):
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r} is not one of {', '.join(PROFILES)}")
     per_profile = NOTEBOOKS[notebook]
-    return SimpleNamespace(profile=profile, is_reduced=profile != 'full',
+    return SimpleNamespace(profile=profile, is_reduced=per_profile[profile] != per_profile['full'],
                            full=dict(per_profile['full']), **per_profile[profile])
