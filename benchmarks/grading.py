@@ -5,10 +5,8 @@ instructors/masters/<name>.ipynb typed into the student notebook, as a perfect s
 N copies of the student notebook as handed out (notebooks/<name>.ipynb, answers left as `...`),
 once per --jobs value, and prints a table: wall seconds of the whole batch divided by the number
 of submissions (so it includes the grader's one-off start and sandbox check), the median of the
-per-submission times the grader logs, the CPU seconds per submission (all processes of the
-batch, user + system: on a busy machine wall times grow, CPU time much less; on an idle machine
-with C cores, --jobs C cannot beat CPU s / C of wall per submission), and how many got full
-marks (each kind of notebook is its own batch). Then, for the first
+per-submission times the grader logs, and how many got full marks (each kind of notebook is its
+own batch). Wall times include whatever else the machine runs: the load average is printed. Then, for the first
 solution graded at --jobs 1, where its time went: the notebook's slowest code cells (from the
 run times the grader records) and the rest (kernel start, export, the tests).
 
@@ -23,7 +21,6 @@ import csv
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -71,14 +68,11 @@ def build(name, copies, folder):
 
 def grade(name, folder, out, jobs, profile, data):
     env = dict(os.environ, FASHION_MNIST_DIR=data)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     done = subprocess.run([sys.executable, '-m', 'grading', name, str(folder), '--out', str(out),
                            '--jobs', str(jobs), '--profile', profile],
                           cwd=ROOT, capture_output=True, text=True, env=env)
     wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f'grading {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
     own = {}
@@ -88,7 +82,7 @@ def grade(name, folder, out, jobs, profile, data):
             own[m['name']] = float(m['seconds'])
     with open(out / 'grades.csv', newline='') as f:
         rows = {r['submission']: r for r in csv.DictReader(f) if r['submission'].endswith('.ipynb')}
-    return wall, cpu, own, rows
+    return wall, own, rows
 
 
 def breakdown(out, name):
@@ -163,13 +157,13 @@ def main(argv=None):
                 owns = {}
                 for kind in ('solution', 'student'):
                     out = Path(tmp) / f'out-{name}-{kind}-{jobs}'
-                    wall, cpu, own, rows = grade(name, folder / kind, out, jobs, args.profile, data)
+                    wall, own, rows = grade(name, folder / kind, out, jobs, args.profile, data)
                     n = len(rows)
                     owns[kind] = own
                     full = sum(1 for r in rows.values() if r['score'] == r['max_score'])
                     times = list(own.values())
                     table.append((name, kind, jobs, n, wall / n, statistics.median(times) if times
-                                  else float('nan'), cpu / n, f'{full}/{n}'))
+                                  else float('nan'), f'{full}/{n}'))
                     if full < n and kind == 'solution':
                         for k, r in sorted(rows.items()):
                             print(f"  {k}: {r['status']} {r['score']}/{r['max_score']} {r['reason']}")
@@ -184,10 +178,10 @@ def main(argv=None):
                           f'{(spent or 0) - total:.1f} s')
     print()
     print('| exercise | notebook | --jobs | submissions | wall s per submission (batch / n) '
-          '| median s per submission (grader log) | CPU s per submission | full marks |')
-    print('|---|---|---|---|---|---|---|---|')
-    for name, kind, jobs, count, per, median, cpu, full in table:
-        print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {cpu:.1f} | {full} |')
+          '| median s per submission (grader log) | full marks |')
+    print('|---|---|---|---|---|---|---|')
+    for name, kind, jobs, count, per, median, full in table:
+        print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {full} |')
     if args.profile_one:
         with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
             build(names[0], 1, Path(tmp) / 'nb')
