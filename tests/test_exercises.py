@@ -319,6 +319,11 @@ def test_layer_scales_gradients_match_plain_autograd_on_every_call(model, side):
     assert all(v > 0 for v in expected)
     for got in calls:
         assert got == pytest.approx(expected, rel=1e-4)
+    # in chunks (less memory): the same numbers, activations included
+    whole = utils.layer_scales(net, X, y)
+    chunked = utils.layer_scales(net, X, y, chunk=5)
+    for column in ('activation_std', 'gradient_std', 'weight_std'):
+        assert chunked[column].tolist() == pytest.approx(whole[column].tolist(), rel=1e-4)
     # the mean loss, not the sum: the batch taken twice gives the same gradient (a sum doubles it)
     X2 = mx.nd.concat(X, X, dim=0)
     y2 = mx.nd.concat(y, y, dim=0)

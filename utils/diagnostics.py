@@ -27,7 +27,7 @@ def _weighted_layers(net):
     return out
 
 
-def layer_scales(net, X, y, loss=None):
+def layer_scales(net, X, y, loss=None, chunk=None):
     """DataFrame, one row per Conv2D/Dense layer in order: layer (1, 2, ...), name, activation_std
     (its output, after its ReLU), gradient_std and weight_std (of its weights), on the batch (X, y)
     before any update.
@@ -39,6 +39,7 @@ def layer_scales(net, X, y, loss=None):
     do not depend on chance.
 
     net: an initialized Sequential/HybridSequential (not hybridized: each layer is run in turn).
+    chunk: run the batch this many examples at a time (less memory, the same numbers).
     """
     loss = loss or mx.gluon.loss.SoftmaxCrossEntropyLoss()
     weighted = _weighted_layers(net)
@@ -48,26 +49,50 @@ def layer_scales(net, X, y, loss=None):
     if any(isinstance(block, nn.BatchNorm) for block in net):
         raise ValueError("layer_scales measures networks without BatchNorm (its statistics differ "
                          "between training and prediction); remove it or measure by hand")
-    activations = {}
-    # Recorded in training mode on purpose: MXNet 1.9.1's MKLDNN convolution computes wrong (and
-    # call-to-call different) weight gradients after a prediction-mode forward pass. Dropout, the
-    # only layer of these networks that behaves differently in training, is skipped instead.
-    with autograd.record(train_mode=True):
-        h = X
-        for block in net:
-            if isinstance(block, nn.Dropout):
-                continue
-            h = block(h)
-            if id(block) in layers:
-                activations[layers[id(block)]] = h
-        batch_loss = loss(h, y).mean()
-    batch_loss.backward()
-    rows = []
-    for i, (name, block) in enumerate(weighted, 1):
-        rows.append(dict(layer=i, name=name,
-                         activation_std=float(activations[name].asnumpy().std()),
-                         gradient_std=float(block.weight.grad().asnumpy().std()),
-                         weight_std=float(block.weight.data().asnumpy().std())))
+    n = X.shape[0]
+    chunk = n if chunk is None else int(chunk)
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive number of examples, got {chunk}")
+    params = [block.weight for _, block in weighted]
+    saved_req = [p.grad_req for p in params]
+    moments = {name: [0.0, 0.0, 0] for name, _ in weighted}  # sum, sum of squares, count
+    try:
+        for p in params:  # gradients of every chunk add up to that of the whole batch's mean
+            p.grad_req = 'add'
+            p.zero_grad()
+        for start in range(0, n, chunk):
+            Xc, yc = X[start:start + chunk], y[start:start + chunk]
+            activations = {}
+            # Recorded in training mode on purpose: MXNet 1.9.1's MKLDNN convolution computes
+            # wrong (and call-to-call different) weight gradients after a prediction-mode forward
+            # pass. Dropout, the only layer of these networks that behaves differently in
+            # training, is skipped instead.
+            with autograd.record(train_mode=True):
+                h = Xc
+                for block in net:
+                    if isinstance(block, nn.Dropout):
+                        continue
+                    h = block(h)
+                    if id(block) in layers:
+                        activations[layers[id(block)]] = h
+                chunk_loss = loss(h, yc).sum() / n
+            chunk_loss.backward()
+            for name, a in activations.items():
+                values = a.asnumpy().astype('float64')
+                moments[name][0] += values.sum()
+                moments[name][1] += (values ** 2).sum()
+                moments[name][2] += values.size
+        rows = []
+        for i, (name, block) in enumerate(weighted, 1):
+            total, squares, count = moments[name]
+            mean = total / count
+            rows.append(dict(layer=i, name=name,
+                             activation_std=float(math.sqrt(max(squares / count - mean ** 2, 0.0))),
+                             gradient_std=float(block.weight.grad().asnumpy().std()),
+                             weight_std=float(block.weight.data().asnumpy().std())))
+    finally:
+        for p, req in zip(params, saved_req):
+            p.grad_req = req
     return pd.DataFrame(rows)
 
 
