@@ -606,6 +606,10 @@ def main(argv=None):
     args.keep_executed = not args.no_executed
     args.read_only = [data] if data else []
     args.kernel_env = {'COURSE_PROFILE': args.profile, **({'FASHION_MNIST_DIR': data} if data else {})}
+    # --jobs notebooks train at once: each gets its share of the cores, not all of them (MXNet's
+    # default, one OpenMP thread per core, would run jobs x cores threads on the cores).
+    args.kernel_env['OMP_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS') or \
+        str(max(1, len(os.sched_getaffinity(0)) // max(1, args.jobs)))
     args.limits = {'cell': args.cell_timeout, 'total': args.timeout, 'max_output_mb': 2,
                    'memory_mb': args.memory_mb}
     print(f"Grading {assignment.name} ({len(assignment.auto)} auto-graded questions, "
