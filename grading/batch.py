@@ -86,7 +86,7 @@ def kind_of(path):
     if stat.S_ISLNK(mode):
         return 'a symbolic link (links are not followed)'
     if stat.S_ISDIR(mode):
-        return 'a folder with no notebook in it'
+        return 'a folder (hidden folders and folders without notebooks are not graded)'
     if stat.S_ISFIFO(mode):
         return 'a FIFO (named pipe)'
     if stat.S_ISSOCK(mode):
