@@ -458,7 +458,16 @@ def execute(config):
     export_dir = os.path.join(folder, f'.grader-export-{os.urandom(16).hex()}')
     records = {}
 
+    failed_replies = {}  # cell index -> content of an execute_reply with status "error"
+
     class CappedClient(NotebookClient):
+        async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+            # An error whose output message never arrived (e.g. a message the kernel could not
+            # send, such as one with a lone surrogate) still counts: the reply says so.
+            if exec_reply and exec_reply.get('content', {}).get('status') == 'error':
+                failed_replies[cell_index] = exec_reply['content']
+            return await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
         async def _async_handle_timeout(self, timeout, cell=None):
             summary['timeouts'].append(current[0])
             self.iopub_timeout = 1  # do not wait for the rest of a runaway cell's output
@@ -532,12 +541,16 @@ def execute(config):
                         and not await responsive(client, 5):
                     summary['stuck'] = index  # ignored the interrupt: nothing more can run
                     return
-                for out in cell.get('outputs', []):
-                    if out.get('output_type') == 'error':
-                        item = {'cell': index, 'ename': str(out.get('ename'))[:200],
-                                'evalue': str(out.get('evalue'))[:500]}
-                        if index not in summary['timeouts']:
-                            summary['errors'].append(item)
+                shown = [out for out in cell.get('outputs', []) if out.get('output_type') == 'error']
+                if not shown and index in failed_replies:
+                    reply = failed_replies[index]
+                    shown = [{'ename': reply.get('ename') or 'an error',
+                              'evalue': reply.get('evalue') or '(its message did not reach the grader)'}]
+                for out in shown:
+                    item = {'cell': index, 'ename': str(out.get('ename'))[:200],
+                            'evalue': str(out.get('evalue'))[:500]}
+                    if index not in summary['timeouts']:
+                        summary['errors'].append(item)
             # Variables as plain data; the grader decides later what they are worth.
             os.mkdir(export_dir, 0o700)  # fails if it exists: nothing can be there before
             code = (EXPORT_CODE.replace('__FOLDER__', repr(export_dir))

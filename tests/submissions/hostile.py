@@ -217,7 +217,7 @@ def build_hostile(folder, probe):
     save('forge_export.ipynb', notebook(FORGE_EXPORT, *CORRECT[1:]), status='ok', q1=0, score=3)
     # Text from the submission cannot forge headings or scores; lone surrogates do not stop the batch.
     save('forge_text.ipynb', notebook(*CORRECT, FORGE_TEXT.format(fake=FAKE)), status='error', score=5)
-    save('lone_surrogate.ipynb', notebook(*CORRECT, LONE_SURROGATE), score=5)
+    save('lone_surrogate.ipynb', notebook(*CORRECT, LONE_SURROGATE), status='error', score=5)
     # Leftovers: a 3,000-deep tree, folders without permissions, read-only files, a FIFO, a link.
     save('deep_tree.ipynb', notebook(DEEP_TREE, *CORRECT), status='ok', score=5)
     # Names: formula prefixes, bytes that are not UTF-8, control characters, upper-case extension,
