@@ -37,7 +37,6 @@ import io
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys

@@ -1145,8 +1145,6 @@ def remove_tree(path):
     os.rmdir(path)
 
 
-_remove_tree = remove_tree
-
 
 # ----------------------------------------------------------------------------- leftovers
 

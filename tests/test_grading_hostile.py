@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SHARED_DATA
-from submissions.hostile import FAKE, MSG_KEY, SHM_KEY, add_odd_entries, build_hostile, notebook
+from submissions.hostile import MSG_KEY, SHM_KEY, add_odd_entries, build_hostile, notebook
 
 sys.path.insert(0, str(ROOT / 'scripts'))
 import make_exercises  # noqa: E402
