@@ -94,10 +94,12 @@ def kind_of(path):
     return 'a device or other special file'
 
 
-def complete_plan(entries, folder, add_missing=True):
+def complete_plan(entries, folder, add_missing=True, stamp=None):
     """`entries` (dicts with at least 'submission' (relative path), 'path', 'key', 'safe') plus one
     entry for each top-level entry of `folder` none of them covers; every display name escaped
-    and every 'safe' stem unique. Returns the new list (sorted by display name)."""
+    and every 'safe' stem unique. stamp(path) -> (late, submitted) for an added regular file (the
+    plan's own rule, e.g. roster.lateness with the --deadline). Returns the new list (sorted by
+    display name)."""
     folder = str(folder)
     covered = set()
     for e in entries:
@@ -105,8 +107,10 @@ def complete_plan(entries, folder, add_missing=True):
     out = [dict(e) for e in entries]
     for name in sorted(os.listdir(folder)) if add_missing else []:
         if name not in covered:
-            out.append({'submission': name, 'path': os.path.join(folder, name), 'key': name,
-                        'safe': None, 'student': None, 'late': '', 'submitted': ''})
+            path = os.path.join(folder, name)
+            late, submitted = stamp(path) if stamp and kind_of(path) is None else ('', '')
+            out.append({'submission': name, 'path': path, 'key': name,
+                        'safe': None, 'student': None, 'late': late, 'submitted': submitted})
     taken = set()
     for e in out:
         shown = display_name(e['submission'])

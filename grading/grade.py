@@ -453,7 +453,10 @@ def grade_folder(assignment, submissions, options, log=print, book=None, entries
     from .batch import complete_plan
     # Every entry of the folder gets a row (other files, links, FIFOs, X.IPYNB, ...), every name
     # is escaped (undecodable bytes, control characters, spreadsheet formulas) before it is written.
-    files = entries = complete_plan(entries, submissions, add_missing=not getattr(options, 'only', None))
+    from .roster import lateness
+    deadline = getattr(options, 'deadline', None)
+    files = entries = complete_plan(entries, submissions, add_missing=not getattr(options, 'only', None),
+                                    stamp=lambda path: lateness(path, deadline))
     (options.out / 'feedback').mkdir(parents=True, exist_ok=True)
     if options.keep_executed:
         (options.out / 'executed').mkdir(parents=True, exist_ok=True)

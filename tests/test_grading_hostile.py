@@ -420,3 +420,22 @@ def test_cleanup_removes_what_the_sandbox_user_left_and_says_so(tmp_path):
     assert not {0x4A13, 0x4A14} & sysv_keys()
     sweeper.started()
     assert sweeper.finished() == []  # nothing left: nothing said
+
+
+def test_complete_plan_adds_every_entry_once_with_the_plans_lateness(tmp_path):
+    for name in ('a.ipynb', 'B.IPYNB', 'c.ipynb ', 'notes.txt'):
+        (tmp_path / name).write_text('{}')
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'sub' / 'x.ipynb').write_text('{}')
+    (tmp_path / 'empty').mkdir()
+    planned = [{'submission': 'a.ipynb', 'path': str(tmp_path / 'a.ipynb'), 'key': 'a.ipynb', 'safe': 'a',
+                'student': None, 'late': '', 'submitted': 'x'},
+               {'submission': 'sub/x.ipynb', 'path': str(tmp_path / 'sub' / 'x.ipynb'), 'key': 'sub/x.ipynb',
+                'safe': 'sub__x', 'student': None, 'late': '', 'submitted': 'x'}]
+    out = batch.complete_plan(planned, tmp_path, stamp=lambda p: ('late', 'then'))
+    shown = {e['submission']: e for e in out}
+    assert sorted(shown) == ['B.IPYNB', 'a.ipynb', 'c.ipynb\\x20', 'empty', 'notes.txt', 'sub/x.ipynb']
+    assert shown['B.IPYNB']['late'] == 'late' and shown['empty']['late'] == ''
+    assert len({e['safe'].lower() for e in out}) == len(out)
+    only = batch.complete_plan(planned[:1], tmp_path, add_missing=False)
+    assert [e['submission'] for e in only] == ['a.ipynb']
