@@ -75,6 +75,12 @@ def safe_stem(display, taken):
     return stem
 
 
+def usable_stem(stem):
+    """Is `stem` (a plan's or an earlier record's) a file name safe_stem could have made?"""
+    return isinstance(stem, str) and 0 < len(stem) <= 200 and not stem.startswith('.') and \
+        re.fullmatch(r'[A-Za-z0-9_. @+()-]+', stem) is not None
+
+
 def kind_of(path):
     """None for a regular file, else what the entry is (for its row's reason)."""
     try:
@@ -94,12 +100,14 @@ def kind_of(path):
     return 'a device or other special file'
 
 
-def complete_plan(entries, folder, add_missing=True, stamp=None):
+def complete_plan(entries, folder, add_missing=True, stamp=None, reserved=None):
     """`entries` (dicts with at least 'submission' (relative path), 'path', 'key', 'safe') plus one
     entry for each top-level entry of `folder` none of them covers; every display name escaped
-    and every 'safe' stem unique. stamp(path) -> (late, submitted) for an added regular file (the
-    plan's own rule, e.g. roster.lateness with the --deadline). Returns the new list (sorted by
-    display name)."""
+    and every 'safe' stem unique (case-insensitively). An entry's own 'safe' (the plan's) is kept
+    when no other entry has it; `reserved` ({key: safe} of records graded before) gives an added
+    entry its earlier stem, and no entry takes another key's. stamp(path) -> (late, submitted)
+    for an added regular file (the plan's own rule, e.g. roster.lateness with the --deadline).
+    Returns the new list (sorted by display name)."""
     folder = str(folder)
     covered = set()
     for e in entries:
@@ -111,14 +119,30 @@ def complete_plan(entries, folder, add_missing=True, stamp=None):
             late, submitted = stamp(path) if stamp and kind_of(path) is None else ('', '')
             out.append({'submission': name, 'path': path, 'key': name,
                         'safe': None, 'student': None, 'late': late, 'submitted': submitted})
-    taken = set()
     for e in out:
         shown = display_name(e['submission'])
         if e['key'] == e['submission']:
             e['key'] = shown
         e['submission'] = shown
+    reserved = dict(reserved or {})
+    taken = {str(s).lower() for s in reserved.values()}
+    used = set()
+    for e in sorted(out, key=lambda e: e['submission']):  # the plan's own stems first
+        own = e.get('safe')
+        if usable_stem(own) and own.lower() not in used:
+            used.add(own.lower())
+        else:
+            e['safe'] = None
+    taken |= used
     for e in sorted(out, key=lambda e: e['submission']):
-        e['safe'] = safe_stem(e['submission'] if e.get('student') is None else str(e['safe']), taken)
+        if e['safe'] is None:
+            earlier = reserved.get(e['key'])
+            if usable_stem(earlier) and earlier.lower() not in used:
+                e['safe'] = earlier
+            else:
+                e['safe'] = safe_stem(e['submission'], taken)
+            used.add(e['safe'].lower())
+            taken.add(e['safe'].lower())
     return sorted(out, key=lambda e: e['submission'])
 
 

@@ -150,23 +150,30 @@ class Book:
 
     # ------------------------------------------------------------------ which files
     def plan(self, submissions, only=None, deadline=None):
-        """[entry] for the files to grade: relpath, path, key, safe, student, late, submitted."""
+        """[entry] for the files to grade: relpath, path, key, safe, student, late, submitted.
+
+        Every file gets an entry: two names that clean to the same file name (`ä.ipynb`,
+        `ö.ipynb`) get distinct file names (batch.safe_stem), and a key graded before keeps the
+        file name of its record, so re-grading it (`--only`) replaces that record."""
+        from .batch import display_name, safe_stem
         submissions = Path(submissions)
         files = find_submissions(submissions, only)
+        known = {rec['key']: str(rec['safe']) for rec in self._records().values()
+                 if isinstance(rec.get('safe'), str) and rec['safe']}
+        taken = {s.lower() for s in known.values()}  # never another key's record
+        used = set()
         entries = []
         for rel, student in assign(files, self.roster, submissions, self.log):
             info = lms_name(rel)
             late, stamp = lateness(submissions / rel, deadline, info['late'])
-            key = student['student_id'] if student else rel
+            shown = display_name(rel)
+            key = student['student_id'] if student else shown
+            safe = known.get(key)
+            if not safe or safe.lower() in used:
+                safe = safe_stem(shown if student is None else safe_name(key), taken)
+            used.add(safe.lower())
             entries.append({'submission': rel, 'path': str(submissions / rel), 'key': key,
-                            'safe': safe_name(key), 'student': student, 'late': late,
-                            'submitted': stamp})
-        seen = {}
-        for e in entries:
-            if e['safe'] in seen:
-                raise BookError(f"{e['submission']} and {seen[e['safe']]} would share the file "
-                                f"name {e['safe']}: rename one")
-            seen[e['safe']] = e['submission']
+                            'safe': safe, 'student': student, 'late': late, 'submitted': stamp})
         if self.keyed_by == 'student_id' and self.roster is None:
             raise BookError(f"{self.out} is keyed by student id: give the --roster again")
         return entries
