@@ -47,8 +47,10 @@ def find_submissions(folder, only=None):
         chosen = []
         for item in only:
             rel = Path(item)
-            if (rel.is_absolute() or not (folder / rel).exists()) and rel.exists():  # a path from the shell
-                rel = Path(os.path.relpath(Path(item).resolve(), folder.resolve()))
+            if (rel.is_absolute() or not os.path.lexists(folder / rel)) and os.path.lexists(rel):
+                # a path from the shell: its folders resolved, never the file itself (a link)
+                rel = Path(os.path.relpath(Path(item).parent.resolve() / Path(item).name,
+                                           folder.resolve()))
             rel = rel.as_posix()
             matches = [f for f in found if f == rel] or [f for f in found if f.split('/')[-1] == rel]
             if len(matches) != 1:
@@ -196,7 +198,7 @@ def assign(files, roster, folder, log):
         if prev is None:
             chosen[s['student_id']] = f
         else:
-            newer = max(prev, f, key=lambda p: (os.path.getmtime(Path(folder, p)), p))
+            newer = max(prev, f, key=lambda p: (own_mtime(Path(folder, p)), p))
             older = prev if newer == f else f
             log(f"warning: {s['student_id']} has two files: grading the newer {newer}, "
                 f"not {older}")
@@ -222,9 +224,16 @@ def parse_deadline(text):
     return when
 
 
+def own_mtime(path):
+    """The modification time of the entry itself: a link's own, never its target's (links are
+    never followed out of the submissions folder)."""
+    return os.lstat(path).st_mtime
+
+
 def lateness(path, deadline, lms_late=False):
-    """('' if on time, else how late, e.g. '2.5 h') and the file's modification time (ISO, UTC)."""
-    mtime = dt.datetime.fromtimestamp(os.path.getmtime(path), dt.timezone.utc)
+    """('' if on time, else how late, e.g. '2.5 h') and the entry's own modification time (ISO,
+    UTC; a link's own, see own_mtime)."""
+    mtime = dt.datetime.fromtimestamp(own_mtime(path), dt.timezone.utc)
     stamp = mtime.isoformat(timespec='seconds')
     if deadline is not None and mtime > deadline:
         hours = (mtime - deadline).total_seconds() / 3600
