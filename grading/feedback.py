@@ -136,25 +136,20 @@ def read_executed(path):
         return []
 
 
-def normalise_times(raw):
-    """A's `cell_times` in any of {index: s}, [s per cell], [{'cell': i, 'seconds': s}] -> {i: s}."""
-    out = {}
-    if isinstance(raw, dict):
-        items = raw.items()
-    elif isinstance(raw, list):
-        items = []
-        for k, v in enumerate(raw):
-            if isinstance(v, dict):
-                items.append((v.get('cell', k), v.get('seconds', v.get('time', v.get('s')))))
-            else:
-                items.append((k, v))
-    else:
-        return out
-    for k, v in items:
+def cell_times_of(pairs, cells):
+    """[(cell index among all cells, seconds)] from the sandbox's `cell_times` (sandbox.run_notebook:
+    [(index among the notebook's code cells, counting from 0, seconds)]), the one representation
+    the grader passes around. Pairs that are malformed or name no code cell are dropped."""
+    code = [i for i, c in enumerate(cells) if c['type'] == 'code']
+    out = []
+    for item in pairs or []:
         try:
-            out[int(k)] = float(v)
+            index, seconds = item
+            seconds = float(seconds)
         except (TypeError, ValueError):
             continue
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(code):
+            out.append((code[index], seconds))
     return out
 
 
@@ -165,7 +160,8 @@ def make_record(name, assignment, status, reason, scores, results, notes, *, sum
     """Everything feedback, report and written pages need, as JSON-able data.
 
     `results` ({q: [{'hidden', 'passed', 'points', 'message'}]}) keeps the hidden tests' failure
-    messages: the record is for instructors only (OUT/private/)."""
+    messages: the record is for instructors only (OUT/private/). `cell_times` is the sandbox's
+    [(index among code cells, seconds)] as run_notebook returns it (see cell_times_of)."""
     clean = clean or (lambda s: s)
     cells = cell_sources(nb_text) if nb_text else []
     labels = question_of_cells(cells, assignment.questions)
@@ -192,8 +188,7 @@ def make_record(name, assignment, status, reason, scores, results, notes, *, sum
         errors.append(where)
     places = {str(i): f"{labels[i]} (code cell {numbers[i]})" for i in numbers if i < len(labels)}
     times = []
-    raw_times = cell_times if cell_times is not None else (summary or {}).get('cell_times')
-    for idx, seconds in sorted(normalise_times(raw_times).items()):
+    for idx, seconds in cell_times_of(cell_times, cells):
         times.append({'cell': idx, 'code_cell': numbers.get(idx),
                       'question': labels[idx] if 0 <= idx < len(labels) else None,
                       'seconds': round(seconds, 2)})

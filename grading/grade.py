@@ -388,14 +388,7 @@ def grade_one(path, assignment, options, scratch, name=None):
     return (row(name, status, reason, scores, assignment),
             make_record(name, assignment, status, reason, scores, results, notes,
                         summary=run['summary'], nb_text=text, skipped=skipped, clean=clean,
-                        executed_path=executed, cell_times=times_by_cell(text, run.get('cell_times'))))
-
-
-def times_by_cell(nb_text, cell_times):
-    """The sandbox's cell_times, [(index among code cells, seconds)], as {index among all the
-    notebook's cells: seconds} (what grading/feedback.py renders)."""
-    code = [i for i, c in enumerate(json.loads(nb_text)['cells']) if c.get('cell_type') == 'code']
-    return {code[k]: seconds for k, seconds in cell_times or [] if 0 <= k < len(code)}
+                        executed_path=executed, cell_times=run.get('cell_times')))
 
 
 def sanitize(text, folder):
@@ -456,7 +449,8 @@ def grade_folder(assignment, submissions, options, log=print, book=None, entries
     from .roster import lateness
     deadline = getattr(options, 'deadline', None)
     files = entries = complete_plan(entries, submissions, add_missing=not getattr(options, 'only', None),
-                                    stamp=lambda path: lateness(path, deadline))
+                                    stamp=lambda path: lateness(path, deadline),
+                                    reserved={k: r.get('safe') for k, r in book.records().items()})
     (options.out / 'feedback').mkdir(parents=True, exist_ok=True)
     if options.keep_executed:
         (options.out / 'executed').mkdir(parents=True, exist_ok=True)

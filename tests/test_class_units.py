@@ -127,6 +127,50 @@ def test_deadline_flags_files_modified_after_it(tmp_path):
         roster.parse_deadline('next friday')
 
 
+def test_lateness_and_the_newer_file_use_a_links_own_time_never_its_target(tmp_path):
+    """A link in the submissions folder is never followed for anything: its lateness and the
+    choice of a student's newer file read the link's own modification time (lstat)."""
+    deadline = roster.parse_deadline('2026-11-20T23:59:00+00:00')
+    on_time = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+    much_later = dt.datetime(2026, 12, 25, 0, 0, tzinfo=dt.timezone.utc).timestamp()
+    outside = tmp_path / 'outside.txt'
+    outside.write_text('not yours')
+    os.utime(outside, (much_later, much_later))
+    subs = tmp_path / 'subs'
+    subs.mkdir()
+    link = subs / 'Ada Lovelace_101_assignsubmission_file_link.ipynb'
+    link.symlink_to(outside)
+    os.utime(link, (on_time, on_time), follow_symlinks=False)
+    assert roster.lateness(link, deadline) == ('', '2026-11-20T12:00:00+00:00')
+    assert outside.stat().st_mtime == much_later  # the target was neither read for time nor touched
+    real = subs / 'Ada Lovelace_101_assignsubmission_file_real.ipynb'
+    real.write_text('{}')
+    between = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.timezone.utc).timestamp()
+    os.utime(real, (between, between))
+    r = roster.Roster(write_roster(tmp_path / 'roster.csv', [('s1', 'Ada Lovelace', '', '', '101')]))
+    chosen = roster.assign(roster.find_submissions(subs), r, subs, lambda *a: None)
+    assert [f for f, _ in chosen] == [real.name]  # the link's own time is older
+
+
+def test_plan_gives_names_that_clean_alike_distinct_stable_file_names(tmp_path, assignment):
+    subs = tmp_path / 'subs'
+    subs.mkdir()
+    for name in ('ä.ipynb', 'ö.ipynb', 'a.ipynb', 'A.ipynb'):
+        (subs / name).write_text('{}')
+    book = Book(tmp_path / 'out', assignment, log=lambda *a: None)
+    entries = book.plan(subs)
+    assert sorted(e['submission'] for e in entries) == ['A.ipynb', 'a.ipynb', 'ä.ipynb', 'ö.ipynb']
+    stems = {e['key']: e['safe'] for e in entries}
+    assert len({s.lower() for s in stems.values()}) == 4 and stems['A.ipynb'] == 'A'
+    assert all('/' not in s and not s.startswith('.') for s in stems.values())
+    for e in entries:  # as grading would store them
+        book.save_record({'key': e['key'], 'safe': e['safe'], 'status': 'ok', 'scores': {}})
+    again = Book(tmp_path / 'out', assignment, log=lambda *a: None)
+    for only in (['a.ipynb'], ['ö.ipynb']):  # a re-grade replaces the record it made before
+        (entry,) = again.plan(subs, only=only)
+        assert entry['safe'] == stems[entry['key']]
+
+
 def test_safe_names_keep_plain_file_names():
     assert safe_name('correct.ipynb') == 'correct'
     assert safe_name('Ada Lovelace_1_assignsubmission_file_/ex.ipynb') == \
@@ -231,6 +275,24 @@ def test_feedback_escapes_what_came_from_the_submission(assignment):
     assert sum(1 for l in outside if l.startswith('# ')) == 1  # the title only
     assert 'SECRET' not in text and '1 of 1 hidden test(s) failed' in text
     assert 'Public test 1 of 1 failed' in text and 'assert total == 1' in text
+
+
+def test_cell_times_flow_as_the_sandboxs_code_cell_pairs(assignment):
+    """One representation end to end: sandbox.run_notebook's [(index among code cells, seconds)]
+    goes into make_record as it is, and each time lands on its code cell in the feedback."""
+    import json
+    cells = [{'cell_type': 'markdown', 'metadata': {}, 'source': '# Title'},
+             {'cell_type': 'code', 'metadata': {}, 'source': 'x = 1', 'outputs': [], 'execution_count': None},
+             {'cell_type': 'markdown', 'metadata': {}, 'source': 'text'},
+             {'cell_type': 'code', 'metadata': {}, 'source': 'y = 2', 'outputs': [], 'execution_count': None}]
+    nb_text = json.dumps({'cells': cells, 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5})
+    pairs = [(0, 1.5), (1, 0.01), (2, 9.0), ('1', 4.0), (1, 'slow'), (True, 2.0)]  # only two are real
+    record = feedback.make_record('a.ipynb', assignment, 'ok', '', {}, {}, [], nb_text=nb_text,
+                                  cell_times=pairs)
+    assert [(t['cell'], t['code_cell'], t['seconds']) for t in record['cell_times']] == \
+        [(1, 1, 1.5), (3, 2, 0.01)]
+    text = feedback.render(record, assignment)
+    assert '| 1 |' in text and '1.50 |' in text and '0.01 |' in text
 
 
 def test_feedback_cuts_name_error_cascades(assignment):
