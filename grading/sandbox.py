@@ -1026,27 +1026,19 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=base,
                                     start_new_session=True, pass_fds=(channel,),
                                     env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8'})
-            hard_timeout = False
+            hard_timeout, strays = False, []
             try:
                 # Kernel start-up and the export get their own minute on top of the notebook's time.
-                proc.wait(timeout=total_timeout + 60)
-            except subprocess.TimeoutExpired:
-                hard_timeout = True
+                hard_timeout = not wait_unreaped(proc.pid, total_timeout + 60)
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the worker and all it left behind
-                except ProcessLookupError:
-                    pass
+                # The worker is not reaped yet: its pid, and so its process group and session id,
+                # cannot be given to another process (another submission's worker or kernel, of
+                # this batch or of another grader) before everything in them is killed.
+                strays = kill_session(proc.pid)
                 proc.wait()
             err.seek(0, os.SEEK_END)
             err.seek(max(0, err.tell() - 4000))
             stderr_tail = err.read().decode('utf-8', 'replace')
-        strays = session_members(proc.pid)
-        for pid in strays:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
         if strays:
             cleanup.append(f'{len(strays)} process(es) the submission started outlived it: killed')
         oom_kills = 0
@@ -1170,9 +1162,54 @@ def _sysv_objects(uid):
     return found
 
 
+def wait_unreaped(pid, timeout):
+    """Wait up to `timeout` seconds for our child `pid` to exit, without reaping it (so its pid
+    stays ours until the caller waits for it). True if it exited."""
+    import select
+    deadline = time.monotonic() + timeout
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while True:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if pidfd is not None:
+                select.select([pidfd], [], [], left)
+            else:
+                time.sleep(min(0.1, left))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def kill_session(pid):
+    """SIGKILL the process group and session of our child `pid`, which must not be reaped yet
+    (else the number may already belong to an unrelated process, e.g. another sandbox's kernel:
+    a pid, process group or session id is reused only when nothing holds it). Returns the pids
+    of the session's other members that were still alive."""
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the worker and all it left behind
+    except ProcessLookupError:
+        pass
+    # Those in its group got the signal above; the others left the group (still in the session).
+    strays = [p for p, state, group in session_members(pid) if p != pid and state != 'Z' and group != pid]
+    for p in strays:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    return strays
+
+
 def session_members(sid):
-    """Pids of the processes in session `sid` (the worker starts one; a process that escaped the
-    PID namespace, where there is none, would still be in it unless it called setsid)."""
+    """(pid, state, process group) of the processes in session `sid` (the worker starts one; a
+    process that escaped the PID namespace, where there is none, would still be in it unless it
+    called setsid)."""
     found = []
     for name in os.listdir('/proc'):
         if not name.isdigit():
@@ -1183,7 +1220,7 @@ def session_members(sid):
         except (OSError, IndexError):
             continue
         if len(fields) > 3 and int(fields[3]) == sid:
-            found.append(int(name))
+            found.append((int(name), fields[0].decode('ascii', 'replace'), int(fields[2])))
     return found
 
 

@@ -281,6 +281,50 @@ def test_sandbox_folders_are_private_while_they_exist_and_cell_times_are_pairs(t
     assert [p.name for p in tmp_path.iterdir()] == ['export']
 
 
+def test_a_finished_workers_pid_is_held_until_its_group_and_session_are_killed(tmp_path, monkeypatch):
+    """Cleanup never kills another sandbox: the worker's pid (so its process group and session id)
+    is reaped only after killpg and the session scan; reaped first, the number could already be
+    another submission's worker or kernel (a new session leader), of this batch or another grader."""
+    held = []
+    real_killpg, real_members = os.killpg, sandbox.session_members
+
+    def killpg(pid, sig):
+        held.append(('killpg', os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None))
+        return real_killpg(pid, sig)
+
+    def members(sid):
+        held.append(('scan', os.path.exists(f'/proc/{sid}')))
+        return real_members(sid)
+    monkeypatch.setattr(sandbox.os, 'killpg', killpg)
+    monkeypatch.setattr(sandbox, 'session_members', members)
+    result = sandbox.run_notebook(notebook('total = 55'), 'x.ipynb', cell_timeout=30, total_timeout=60,
+                                  memory_bytes=1000 * 2**20, work_root=str(tmp_path),
+                                  private_dir=str(tmp_path / 'export'))
+    assert result['exported'] and not result['hard_timeout'] and result['cleanup'] == []
+    # killed while exited but unreaped (a zombie still holds the number), then scanned, then reaped
+    assert held == [('killpg', True), ('scan', True)], held
+
+
+def test_kill_session_kills_what_left_the_group_and_counts_only_that(tmp_path):
+    script = ('import os, subprocess, sys, time\n'
+              'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\n'  # stays in the group
+              'subprocess.Popen([sys.executable, "-c", "import os, time; os.setpgid(0, 0); time.sleep(60)"])\n'
+              'time.sleep(1)\n')
+    proc = subprocess.Popen([sys.executable, '-c', script], start_new_session=True)
+    assert sandbox.wait_unreaped(proc.pid, 0.2) is False  # still running: not waited for, not reaped
+    assert sandbox.wait_unreaped(proc.pid, 30) is True
+    assert os.path.exists(f'/proc/{proc.pid}')  # exited, not reaped: the number is still ours
+    members = [p for p, _, _ in sandbox.session_members(proc.pid) if p != proc.pid]
+    assert len(members) == 2
+    strays = sandbox.kill_session(proc.pid)
+    assert proc.wait() == 0
+    assert len(strays) == 1 and strays[0] in members  # the one that left the process group
+    deadline = time.time() + 10
+    while time.time() < deadline and [m for m, state, _ in sandbox.session_members(proc.pid) if state != 'Z']:
+        time.sleep(0.1)
+    assert not [m for m, state, _ in sandbox.session_members(proc.pid) if state != 'Z']
+
+
 def test_remove_tree_survives_what_a_submission_leaves(tmp_path):
     outside = tmp_path / 'outside.txt'
     outside.write_text('keep')
