@@ -13,9 +13,8 @@ locale/zh_CN/LC_MESSAGES/PAGE.po, the sphinx-intl layout. Messages are the Markd
 page (paragraphs, headings, list items, table rows, admonition titles; code and math blocks are
 copied, not translated) and the templates of `utils.say(...)` calls in its code cells (found in the
 code's syntax tree). `update` merges like msgmerge: a changed English message keeps its old
-translation marked fuzzy (with the previous English in `#| msgid`), a removed one becomes obsolete
-(`#~`); `check` fails on both, and on missing translations, so a translation never silently goes
-stale.
+translation marked fuzzy (`todo` shows it), a removed one becomes obsolete (`#~`); `check` fails on
+both, and on missing translations, so a translation never silently goes stale.
 
 `generate` writes notebooks/zh/*.ipynb (code cells identical to the English ones apart from the
 line that puts the repository on sys.path, which also selects Chinese), book/zh/*.md, and the
@@ -341,14 +340,20 @@ def page_messages(page):
 def read_catalog(path):
     from babel.messages.pofile import read_po
     with open(path, 'rb') as f:
-        return read_po(f, locale=LANG, abort_invalid=True)
+        catalog = read_po(f, locale=LANG, abort_invalid=True)
+    # These catalogs hold no translator comments. Babel reads a multi-line previous msgid ("#|")
+    # back as comment lines, which then pile up: drop them (no "#|" is written any more).
+    for message in list(catalog) + list(catalog.obsolete.values()):
+        message.user_comments = []
+        message.previous_id = ()
+    return catalog
 
 
 def write_catalog(catalog, path):
     from babel.messages.pofile import write_po
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    write_po(buf, catalog, width=100, include_previous=True, sort_output=False, omit_header=False)
+    write_po(buf, catalog, width=100, include_previous=False, sort_output=False, omit_header=False)
     path.write_bytes(buf.getvalue())
 
 
