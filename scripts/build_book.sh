@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Build the course site into _build/html, executing every notebook in _toc.yml under the active
-# COURSE_PROFILE (smoke | cpu | full; default: full with a GPU, cpu without).
+# Build both editions of the course and their PDFs, executing every notebook in _toc.yml under the
+# active COURSE_PROFILE (smoke | cpu | full; default: full with a GPU, cpu without):
+#   _build/html/        the English site          _build/pdf/lenet-to-alexnet-en.pdf
+#   _build/html/zh/     the Chinese site          _build/pdf/lenet-to-alexnet-zh.pdf
+# The Chinese sources (notebooks/zh/, book/zh/) are generated first from the English ones and the
+# catalogs in locale/ (scripts/translations.py): a missing or stale translation fails the build.
 #   bash scripts/build_book.sh            # cached: unchanged notebooks are not re-run
 #   BOOK_FRESH=1 bash scripts/build_book.sh   # execute everything again
+#   BOOK_EDITIONS="en" bash scripts/build_book.sh   # only some of: en zh pdf (default: all three)
 # Any Sphinx warning (an execution error or timeout is one) fails the build; the execution reports
 # of failed notebooks are kept in _build/reports/ (and printed at the end).
 set -euo pipefail
@@ -31,20 +36,82 @@ fi
 mkdir -p "$ROOT/_build"
 echo "$WANT" > "$STAMP"
 
-echo "Building the book under COURSE_PROFILE=$PROFILE (data: ${FASHION_MNIST_DIR:-downloaded copy})"
+EDITIONS="${BOOK_EDITIONS:-en zh pdf}"
+for edition in $EDITIONS; do
+  case "$edition" in en|zh|pdf) ;; *) echo "BOOK_EDITIONS: unknown edition '$edition' (use en, zh, pdf)" >&2; exit 2;; esac
+done
+wants() { case " $EDITIONS " in *" $1 "*) return 0;; *) return 1;; esac; }
+
 rm -rf "$ROOT/_build/reports"
 start=$SECONDS
 status=0
-jupyter-book build . --all -W --keep-going --path-output . || status=$?
-if [ -d "$ROOT/_build/html/reports" ] && [ -n "$(ls -A "$ROOT/_build/html/reports")" ]; then
-  cp -r "$ROOT/_build/html/reports" "$ROOT/_build/reports"
+failed=""
+
+# jupyter-book build with the warnings-are-errors flags; execution reports kept in _build/reports/NAME
+jb() {  # NAME OUTPUT_DIR [jupyter-book build options...]
+  local name="$1" out="$2"; shift 2
+  local rc=0
+  jupyter-book build . --all -W --keep-going --path-output "$out" "$@" || rc=$?
+  for reports in "$out/_build/html/reports" "$out/_build/singlehtml/reports"; do
+    if [ -d "$reports" ] && [ -n "$(ls -A "$reports")" ]; then
+      mkdir -p "$ROOT/_build/reports/$name" && cp -r "$reports"/. "$ROOT/_build/reports/$name/"
+    fi
+  done
+  if [ "$rc" -ne 0 ]; then status=$rc; failed="$failed $name"; fi
+  echo "[$name: done at $((SECONDS - start)) s]"
+  return 0
+}
+
+if wants pdf || wants zh; then
+  # Debian packages: chromium prints the PDFs, fonts-noto-cjk has the Chinese glyphs
+  missing=""
+  if wants pdf && ! command -v chromium >/dev/null 2>&1; then missing="$missing chromium"; fi
+  fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+  if [ -n "$missing" ]; then
+    echo "Installing Debian packages for the Chinese edition and the PDFs:$missing"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
+  fi
 fi
+
+echo "Building the book under COURSE_PROFILE=$PROFILE (data: ${FASHION_MNIST_DIR:-downloaded copy}): $EDITIONS"
+if wants zh || wants pdf; then
+  # Chinese sources from the English ones + catalogs (fails on a missing or stale translation)
+  python scripts/translations.py generate
+  python scripts/translations.py config "$ROOT/_build/zh-config"
+fi
+ZH=(--config "$ROOT/_build/zh-config/_config.yml" --toc "$ROOT/_build/zh-config/_toc.yml")
+if wants en; then
+  jb en .
+fi
+if wants zh; then
+  rm -rf "$ROOT/_build/zh/_build/html"
+  jb zh "$ROOT/_build/zh" "${ZH[@]}"
+  if [ -d "$ROOT/_build/zh/_build/html" ]; then
+    rm -rf "$ROOT/_build/html/zh" && mkdir -p "$ROOT/_build/html"
+    cp -r "$ROOT/_build/zh/_build/html" "$ROOT/_build/html/zh"
+  fi
+fi
+if wants pdf && [ "$status" -eq 0 ]; then
+  # One page per language (Sphinx singlehtml, outputs from the execution cache), printed by Chromium
+  jb pdf-en "$ROOT/_build/pdf-src/en" --builder custom --custom-builder singlehtml
+  jb pdf-zh "$ROOT/_build/pdf-src/zh" --builder custom --custom-builder singlehtml "${ZH[@]}"
+  if [ "$status" -eq 0 ]; then
+    python scripts/print_pdf.py "$ROOT/_build/pdf-src/en/_build/singlehtml/index.html" \
+        "$ROOT/_build/pdf/lenet-to-alexnet-en.pdf" || { status=$?; failed="$failed pdf-print"; }
+    python scripts/print_pdf.py "$ROOT/_build/pdf-src/zh/_build/singlehtml/index.html" \
+        "$ROOT/_build/pdf/lenet-to-alexnet-zh.pdf" || { status=$?; failed="$failed pdf-print"; }
+    echo "[PDFs printed at $((SECONDS - start)) s]"
+  fi
+fi
+
 if [ "$status" -ne 0 ]; then
-  echo "BUILD FAILED after $((SECONDS - start)) s (profile $PROFILE): see the warnings above." >&2
+  echo "BUILD FAILED after $((SECONDS - start)) s (profile $PROFILE; failed:$failed): see the warnings above." >&2
   if [ -d "$ROOT/_build/reports" ]; then
     echo "Execution reports of the failed notebooks (kept in _build/reports/):" >&2
     find "$ROOT/_build/reports" -type f | sed "s|^$ROOT/|  |" >&2
   fi
   exit "$status"
 fi
-echo "Built _build/html in $((SECONDS - start)) s under COURSE_PROFILE=$PROFILE: open _build/html/index.html"
+echo "Built ($EDITIONS) in $((SECONDS - start)) s under COURSE_PROFILE=$PROFILE: open _build/html/index.html" \
+     "(English), _build/html/zh/index.html (Chinese), PDFs in _build/pdf/"

@@ -34,6 +34,7 @@ pre, .highlight pre { white-space: pre-wrap !important; word-break: break-word; 
 .cell_output img, main img { max-width: 100% !important; break-inside: avoid; }
 table { break-inside: auto; font-size: 9pt; }
 tr, .cell { break-inside: avoid; }
+details.hide:not([open]) { display: none !important; } /* folded code: its "Show" button */
 #course-pdf-toc { break-after: page; }
 #course-pdf { max-width: none; margin: 0; padding: 0; }
 #course-pdf-toc a { text-decoration: none; color: inherit; }

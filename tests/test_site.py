@@ -1,9 +1,10 @@
 """The built site, checked in a real browser (headless Debian Chromium driven by Playwright).
 
 A session fixture builds the whole book with `scripts/build_book.sh` under COURSE_PROFILE=smoke
-(executing every notebook afresh; any warning or execution error fails it), serves _build/html on
-127.0.0.1, and every page of the TOC is opened and checked. Screenshots of the introduction and the
-AlexNet training page are saved in _build/screenshots/ for a person to look at.
+(executing every notebook afresh; any warning or execution error fails it; both editions and the
+PDFs), serves _build/html on 127.0.0.1, and every page of the TOC is opened and checked, in English
+and in Chinese (_build/html/zh/). Screenshots of the introduction and the AlexNet training page
+are saved in _build/screenshots/ for a person to look at.
 
 Local iteration only: SITE_TEST_REUSE_BUILD=1 checks the existing _build/html (built under smoke)
 instead of building again.
@@ -56,6 +57,21 @@ def source_of(page):
 
 
 PAGES = toc_files()
+# The Chinese edition: page folder/name is folder/zh/name in the site's zh/ folder, plus a glossary.
+def chinese(page):
+    folder, _, name = page.rpartition('/')
+    return f'zh/{folder}/zh/{name}'
+
+
+def english(page):
+    """The English page of a Chinese one (None for the Chinese-only glossary)."""
+    folder, _, name = page.removeprefix('zh/').rpartition('/')
+    found = f"{folder.removesuffix('/zh')}/{name}"
+    return found if found in PAGES else None
+
+
+ZH_GLOSSARY = 'zh/book/zh/glossary'
+ZH_PAGES = [chinese(p) for p in PAGES] + [ZH_GLOSSARY]
 CHAPTERS = [p for p in PAGES if re.fullmatch(r'notebooks/\d\d_\w+', p)]
 # A chapter that trains a network (calls utils.train) must show at least one plot.
 TRAINING_CHAPTERS = [p for p in CHAPTERS if 'utils.train(' in source_of(p).read_text()]
@@ -72,6 +88,12 @@ def page_for(name):
 
 @pytest.fixture(scope='session')
 def built_site():
+    return build_site_once()
+
+
+@functools.lru_cache(maxsize=None)
+def build_site_once():
+    """Build the book once per test session (tests/test_pdf.py shares this build)."""
     if os.environ.get('SITE_TEST_REUSE_BUILD') and (HTML / 'index.html').exists():
         stamp = (ROOT / '_build' / '.jupyter_cache.stamp').read_text()
         assert 'profile=smoke' in stamp, f"the existing build is not a smoke build: {stamp}"
@@ -186,7 +208,7 @@ def test_toc_lists_the_pages_the_course_needs():
     assert [e for e in exercises if e not in listed] == [], "exercise notebooks missing from _toc.yml"
 
 
-@pytest.mark.parametrize('source', PAGES)
+@pytest.mark.parametrize('source', PAGES + ZH_PAGES)
 def test_page(source, visit, server):
     v = visit(source + '.html')
     page = v.page
@@ -223,24 +245,56 @@ def test_page(source, visit, server):
     raw = re.findall(r'\\\(|\\\[|\$\$|\$\\[a-zA-Z]+', text)
     assert raw == [], f"raw TeX left on {source}: {raw}"
 
-    if source in CHAPTERS:
+    # every page links to its counterpart in the other language
+    counterpart = english(source) if source.startswith('zh/') else chinese(source)
+    if counterpart:
+        switch = page.locator('main .course-edition-switch a')
+        assert switch.count() == 1, f"{source} has no link to its other-language edition"
+        assert switch.evaluate('a => a.href') == f'{server}/{counterpart}.html'
+        assert page.request.get(f'{server}/{counterpart}.html').ok
+
+    if source.startswith('zh/'):
+        _check_chinese(source, page)
+    if (english(source) if source.startswith('zh/') else source) in CHAPTERS:
         _check_chapter(source, page)
+
+
+def _check_chinese(source, page):
+    """Chinese text, in a CJK font from the system (fonts-noto-cjk), not English left over."""
+    assert page.evaluate("() => document.documentElement.lang").lower().startswith('zh')
+    text = page.locator('main').inner_text()
+    prose = re.sub(r'```.*?```', '', text, flags=re.S)
+    assert len(re.findall(r'[\u4e00-\u9fff]', prose)) >= 20, f"{source} shows little Chinese"
+    cdp = page.context.new_cdp_session(page)
+    cdp.send('DOM.enable')
+    cdp.send('CSS.enable')
+    root = cdp.send('DOM.getDocument', {'depth': -1})['root']['nodeId']
+    nodes = cdp.send('DOM.querySelectorAll', {'nodeId': root, 'selector': 'main h1, main h2, main p'})
+    glyphs = {}  # font family -> glyphs it drew in the headings and paragraphs
+    for node in nodes['nodeIds']:
+        for font in cdp.send('CSS.getPlatformFontsForNode', {'nodeId': node})['fonts']:
+            glyphs[font['familyName']] = glyphs.get(font['familyName'], 0) + font['glyphCount']
+    cdp.detach()
+    cjk = sum(n for family, n in glyphs.items() if 'CJK' in family)
+    assert cjk >= 20, f"{source}: the Chinese text is not drawn with a CJK font: {glyphs}"
 
 
 def _check_chapter(source, page):
     outputs = page.locator('main .cell_output')
     assert outputs.count() >= 1, f"{source} shows no executed output"
     assert page.locator('main .cell_output .output.error, main .cell_output .traceback').count() == 0
-    if source in TRAINING_CHAPTERS:
+    if (english(source) if source.startswith('zh/') else source) in TRAINING_CHAPTERS:
         plots = page.locator('main .cell_output img')
         assert plots.count() >= 1, f"{source} trains a network but shows no plot"
-    # launch buttons built from the one repository URL in _config.yml
+    # launch buttons built from the one repository URL in _config.yml (the Chinese pages open the
+    # Chinese notebooks, notebooks/zh/)
+    notebook = source.removeprefix('zh/')
     repo = CONFIG['repository']['url'].removeprefix('https://github.com/')
     colab = (f"{CONFIG['launch_buttons']['colab_url']}/github/{repo}/blob/"
-             f"{CONFIG['repository']['branch']}/{source}.ipynb")
+             f"{CONFIG['repository']['branch']}/{notebook}.ipynb")
     hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
     assert colab in hrefs, f"{source} has no Colab button to {colab}"
-    assert any(h.endswith(f'/_sources/{source}.ipynb') for h in hrefs), \
+    assert any(h.endswith(f'/_sources/{notebook}.ipynb') for h in hrefs), \
         f"{source} has no download button for its notebook"
 
 
@@ -269,10 +323,33 @@ def test_search_finds_alexnet(visit):
     assert any(page_for('training_alexnet') in h for h in hrefs), hrefs
 
 
+def test_search_in_chinese_finds_the_chapters(visit):
+    """Sphinx's Chinese search (words split by jieba) works offline for a Chinese query."""
+    page = visit('zh/search.html?q=卷积').page
+    results = page.locator('#search-results li, ul.search li')
+    results.first.wait_for(timeout=20000)
+    hrefs = page.evaluate("""() => [...document.querySelectorAll('#search-results li a, ul.search li a')]
+        .map(a => a.getAttribute('href'))""")
+    chapters = {h.split('.html')[0].split('/')[-1] for h in hrefs if '/zh/' in f'/{h}'}
+    assert len(chapters) >= 3, hrefs
+    assert any(page_for('lenet').removeprefix('notebooks/') in c for c in chapters), hrefs
+    assert any(page_for('alexnet').removeprefix('notebooks/') in c for c in chapters), hrefs
+
+
+def test_chinese_glossary_lists_the_terms(visit):
+    page = visit(ZH_GLOSSARY + '.html').page
+    rows = page.locator('main table tr')
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert any('卷积层' in t and 'convolutional layer' in t for t in texts), texts
+    assert any('丢弃法' in t and 'dropout' in t for t in texts), texts
+
+
 def test_screenshots_for_people(visit):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, path in (('intro', 'book/intro.html'),
-                       ('training_alexnet', page_for('training_alexnet') + '.html')):
+                       ('training_alexnet', page_for('training_alexnet') + '.html'),
+                       ('zh_intro', chinese('book/intro') + '.html'),
+                       ('zh_training_alexnet', chinese(page_for('training_alexnet')) + '.html')):
         target = SCREENSHOTS / f'{name}.png'
         if target.exists():
             target.unlink()
