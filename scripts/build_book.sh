@@ -66,7 +66,7 @@ if wants pdf || wants zh; then
   # Debian packages: chromium prints the PDFs, fonts-noto-cjk has the Chinese glyphs
   missing=""
   if wants pdf && ! command -v chromium >/dev/null 2>&1; then missing="$missing chromium"; fi
-  fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+  fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null || missing="$missing fonts-noto-cjk"
   if [ -n "$missing" ]; then
     echo "Installing Debian packages for the Chinese edition and the PDFs:$missing"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

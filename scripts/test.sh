@@ -11,7 +11,7 @@ source scripts/setup_env.sh
 # Chinese edition's glyphs), poppler-utils (pdftoppm/pdftotext/pdffonts read the PDFs back).
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
-fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing="$missing fonts-noto-cjk"
+fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null || missing="$missing fonts-noto-cjk"
 command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 if [ -n "$missing" ]; then
   echo "Installing Debian packages for the browser and PDF checks:$missing"
