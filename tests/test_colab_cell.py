@@ -132,7 +132,7 @@ def expected(tmp_path, *, gpu, exercise, d2l=False):
     cmds = [['git', 'clone', '-q', '--depth', '1', '--filter=blob:none', '--sparse',
              '--branch', config.get('branch', 'main'), config['url'], f'{content}/lenet-to-alexnet'],
             ['git', '-C', f'{content}/lenet-to-alexnet', 'sparse-checkout', 'set', '--no-cone',
-             '/utils/']]
+             '/utils/', '/locale/']]
     if gpu:
         cmds += [pip + ['--no-deps', 'mxnet-cu117==1.9.1'],
                  pip + ['--upgrade', '--no-deps', '--target', f'{content}/cuda11'] + CUDA11_WHEELS]
@@ -194,7 +194,7 @@ def test_d2l_is_installed_only_for_a_notebook_that_imports_it(tmp_path):
 def test_only_utils_is_fetched_never_the_instructors_folder(tmp_path):
     run_cell(tmp_path, gpu=None, notebook=CHAPTER)  # `import utils` worked from this checkout
     checkout = tmp_path / 'content' / 'lenet-to-alexnet'
-    assert sorted(p.name for p in checkout.iterdir()) == ['utils']
+    assert sorted(p.name for p in checkout.iterdir()) == ['locale', 'utils']
 
 
 def test_which_course_notebooks_need_d2l_is_read_from_their_code():
