@@ -147,8 +147,8 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
             print(stop.args[0])
             break
         except KeyboardInterrupt:
-            print(translate("Interrupted during epoch {epoch}; returning the {done} finished "
-                            "epoch(s).").format(epoch=epoch, done=len(rows)))
+            print(translate("Interrupted during epoch {epoch}; returning the history of the "
+                            "epochs finished before it ({done}).").format(epoch=epoch, done=len(rows)))
             break
         rows.append(row)
         print(translate("Epoch {epoch}. Loss: {loss:.3f}, Train acc {train_acc:.2f}, "
