@@ -598,6 +598,9 @@ def main(argv=None):
         print(f'error: {err}', file=sys.stderr)
         return 2
     data = data_folder()
+    # The sandbox binds the data's real path: hand the notebook that same path, not a link to it
+    # (a link under /tmp would point into the submission's private /tmp, where it does not exist).
+    data = os.path.realpath(data) if data else None
     args.out = out
     args.keep_executed = not args.no_executed
     args.read_only = [data] if data else []

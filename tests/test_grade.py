@@ -260,3 +260,29 @@ def test_sandbox_reads_never_follow_links_or_block(tmp_path):
         assert sandbox.open_inside(fd, 'fine', 2) is None
     finally:
         os.close(fd)
+
+
+def test_data_folder_reached_through_a_link_under_tmp_is_seen_by_the_submission(tiny, tmp_path):
+    """CI and instructors may point FASHION_MNIST_DIR at a link (../shared next to a clone under
+    /tmp): the sandbox has its own /tmp, so the notebook must be handed the real path it binds."""
+    import nbformat
+    from submissions.suite import with_answers
+    student, autograder = tiny
+    link = tmp_path / 'data-link'
+    link.symlink_to(SHARED_DATA.resolve(), target_is_directory=True)
+    answers = ["import os\ntotal = 55 if len(os.listdir(os.environ['FASHION_MNIST_DIR'])) >= 4 else 0",
+               CORRECT[1], CORRECT[2]]
+    submissions = tmp_path / 'submissions'
+    submissions.mkdir()
+    nb = with_answers(nbformat.read(str(student), as_version=4), answers)
+    nbformat.write(nb, str(submissions / 'reads_data.ipynb'))
+    out = tmp_path / 'out'
+    env = dict(os.environ, FASHION_MNIST_DIR=str(link))
+    done = subprocess.run([sys.executable, '-m', 'grading', str(autograder), str(submissions),
+                           '--out', str(out), '--cell-timeout', str(CELL_TIMEOUT)],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(out / 'grades.csv', newline='') as f:
+        row = next(r for r in csv.DictReader(f) if r['submission'] == 'reads_data.ipynb')
+    assert row['status'] == 'ok', row
+    assert float(row['q1']) > 0, row
