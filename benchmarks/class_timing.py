@@ -24,21 +24,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests'))
-from submissions.suite import with_answers  # noqa: E402
-
-
-def solution_answers(name):
-    master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
-    answers, inside = [], False
-    for cell in master.cells:
-        text = cell.source.strip() if cell.cell_type == 'raw' else ''
-        if text == '# BEGIN SOLUTION':
-            inside = True
-        elif text == '# END SOLUTION':
-            inside = False
-        elif inside and cell.cell_type == 'code':
-            answers.append(cell.source)
-    return answers
+from submissions.suite import solution_answers, with_answers  # noqa: E402
 
 
 def make_class(name, n, folder):

@@ -32,25 +32,11 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests'))
-from submissions.suite import answer_cells, with_answers  # noqa: E402
+from submissions.suite import answer_cells, solution_answers, with_answers  # noqa: E402
 
 LOG_LINE = re.compile(r'^\[\d+/\d+\] (?P<name>.+?): (?P<status>\w+), (?P<score>[\d.]+)/(?P<max>[\d.]+) '
                       r'\((?P<seconds>\d+) s\)')
 
-
-def solution_answers(name):
-    """The master's solution code cells, in order."""
-    master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
-    answers, inside = [], False
-    for cell in master.cells:
-        text = cell.source.strip() if cell.cell_type == 'raw' else ''
-        if text == '# BEGIN SOLUTION':
-            inside = True
-        elif text == '# END SOLUTION':
-            inside = False
-        elif inside and cell.cell_type == 'code':
-            answers.append(cell.source)
-    return answers
 
 
 def build(name, copies, folder):

@@ -421,18 +421,6 @@ def sandbox():
 
 # ----------------------------------------------------------------------------- the folder
 
-def write_atomically(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
 
 def grade_folder(assignment, submissions, options, log=print, book=None, entries=None):
     """Grade the planned files into the gradebook (grading/gradebook.py): rows of files not

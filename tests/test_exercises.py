@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SHARED_DATA
-from submissions.suite import with_answers
+from submissions.suite import solution_answers, with_answers
 
 sys.path.insert(0, str(ROOT / 'scripts'))
 import make_exercises  # noqa: E402
@@ -135,21 +135,6 @@ def test_public_tests_run_from_the_notebook_with_otter(tmp_path, monkeypatch):
     env['dropout_sample'] = np.ones((200, 500))
     assert grader.check('q2', env).grade == 0.5
     assert list(tmp_path.iterdir()) == [], 'checking must not write files next to the notebook'
-
-
-def solution_answers(name):
-    """The master's solution code cells, in order: what a perfect student would type."""
-    master = nbformat.read(ROOT / 'instructors' / 'masters' / f'{name}.ipynb', as_version=4)
-    answers, inside = [], False
-    for cell in master.cells:
-        text = cell.source.strip() if cell.cell_type == 'raw' else ''
-        if text == '# BEGIN SOLUTION':
-            inside = True
-        elif text == '# END SOLUTION':
-            inside = False
-        elif inside and cell.cell_type == 'code':
-            answers.append(cell.source)
-    return answers
 
 
 KINDS = ('solved', 'alternative', 'fabricated')

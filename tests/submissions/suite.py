@@ -10,10 +10,26 @@ from pathlib import Path
 import nbformat
 
 ANSWER_TAG = 'otter_answer_cell'
+MASTERS = Path(__file__).resolve().parents[2] / 'instructors' / 'masters'
 
 
 def answer_cells(nb):
     return [c for c in nb.cells if c.cell_type == 'code' and ANSWER_TAG in c.metadata.get('tags', [])]
+
+
+def solution_answers(name):
+    """The master's solution code cells, in order: what a perfect student would type."""
+    master = nbformat.read(MASTERS / f'{name}.ipynb', as_version=4)
+    answers, inside = [], False
+    for cell in master.cells:
+        text = cell.source.strip() if cell.cell_type == 'raw' else ''
+        if text == '# BEGIN SOLUTION':
+            inside = True
+        elif text == '# END SOLUTION':
+            inside = False
+        elif inside and cell.cell_type == 'code':
+            answers.append(cell.source)
+    return answers
 
 
 def with_answers(student_nb, answers, extra_cells=(), before_answers=()):
