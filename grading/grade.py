@@ -362,9 +362,10 @@ def grade_one(path, assignment, options, scratch, name=None):
             sweeper.started()
         try:
             run = sandbox().run_notebook(
-                text, 'submission.ipynb', cell_timeout=options.cell_timeout,
+                text, notebook_place(text), cell_timeout=options.cell_timeout,
                 total_timeout=options.timeout, memory_bytes=options.memory_mb * 2**20,
-                copy_dirs=[str(ROOT / 'utils')], read_only=options.read_only, env=options.kernel_env,
+                copy_dirs=[str(ROOT / 'utils'), str(ROOT / 'locale')], read_only=options.read_only,
+                env=options.kernel_env,
                 private_dir=str(private / 'export'),
                 keep_executed=str(options.out / 'executed' / name) if options.keep_executed else None)
         finally:
@@ -420,6 +421,17 @@ def sandbox():
 
 
 # ----------------------------------------------------------------------------- the folder
+
+
+def notebook_place(text):
+    """Where a submission runs, below the sandbox's notebooks/ folder: a Chinese edition notebook
+    (notebooks/zh/ in the repository, `sys.path.append('../..')`) one folder deeper. The
+    submission's metadata only picks one of these two fixed places."""
+    try:
+        language = json.loads(text).get('metadata', {}).get('course_edition', {}).get('language')
+    except (ValueError, AttributeError):
+        language = None
+    return 'zh/submission.ipynb' if language == 'zh_CN' else 'submission.ipynb'
 
 
 def grade_folder(assignment, submissions, options, log=print, book=None, entries=None):

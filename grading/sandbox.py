@@ -1004,6 +1004,9 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
         for src in copy_dirs:
             shutil.copytree(src, os.path.join(folder, os.path.basename(src.rstrip('/'))),
                             ignore=shutil.ignore_patterns('__pycache__', '*.pyc'), symlinks=False)
+        # 'zh/submission.ipynb': a Chinese notebook runs one folder deeper, as in the repository.
+        os.makedirs(os.path.dirname(os.path.join(folder, 'notebooks', notebook_name)), mode=0o700,
+                    exist_ok=True)
         with open(os.path.join(folder, 'notebooks', notebook_name), 'w', encoding='utf-8') as f:
             f.write(notebook_text)
         channel = os.open(os.path.join(base, 'channel'),

@@ -54,3 +54,28 @@ def test_chinese_exercise_runs_grader_check():
         assert not any(o.output_type == 'error' for o in cell.outputs), f"{cell.source}: {out}"
         # otter's result for this question; the answers are `...`, so its tests do not pass
         assert question in out and ('failed' in out.lower() or '❌' in out), f"{cell.source}: {out}"
+
+
+def test_chinese_submission_is_graded_by_the_same_autograder(tmp_path):
+    """A Chinese exercise notebook with the master's solutions typed in gets full marks from the
+    English autograder: the grader runs it one folder deeper (as notebooks/zh/ lies in the
+    repository) with the catalogs beside utils/."""
+    import csv
+    import subprocess
+    import sys
+    from submissions.suite import solution_answers, with_answers
+    name = 'exercise_4_alexnet_from_scratch'
+    student = nbformat.read(ROOT / 'notebooks' / 'zh' / f'{name}.ipynb', as_version=4)
+    submissions = tmp_path / 'submissions'
+    submissions.mkdir()
+    nbformat.write(with_answers(student, solution_answers(name)), str(submissions / 'zh.ipynb'))
+    out = tmp_path / 'out'
+    done = subprocess.run([sys.executable, '-m', 'grading', name, str(submissions), '--out', str(out),
+                           '--profile', 'smoke'], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, FASHION_MNIST_DIR=str(SHARED_DATA)), timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(out / 'grades.csv', newline='') as f:
+        row = next(r for r in csv.DictReader(f) if r['submission'] == 'zh.ipynb')
+    feedback = (out / 'feedback' / 'zh.md').read_text()
+    assert row['status'] == 'ok', (row, feedback)
+    assert float(row['score']) == float(row['max_score']), (row, feedback)
