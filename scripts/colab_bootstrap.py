@@ -24,7 +24,6 @@ import os
 import re
 import subprocess
 import sys
-import types
 
 REPO_DIR = '/content/lenet-to-alexnet'
 CUDA11_DIR = '/content/cuda11'  # MXNet's CUDA-11 libraries, apart from Colab's CUDA 12
@@ -47,15 +46,6 @@ def fetch_course(repository, branch, folder=REPO_DIR):
         subprocess.run(['git', '-C', folder, 'sparse-checkout', 'set', '--no-cone', *COURSE_PATHS],
                        check=True)
     return folder
-
-
-def load_without_mxnet(folder, *names):
-    """utils' standard-library modules (e.g. 'hardware', 'compat') from `folder`/utils, without
-    running utils/__init__.py (which imports MXNet, not installed yet)."""
-    package = types.ModuleType('course_setup_utils')
-    package.__path__ = [os.path.join(folder, 'utils')]
-    sys.modules[package.__name__] = package
-    return [importlib.import_module(f'{package.__name__}.{name}') for name in names]
 
 
 def open_notebook():
@@ -102,7 +92,7 @@ def setup(repository, branch='main'):
     folder = fetch_course(repository, branch)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    hardware, compat = load_without_mxnet(folder, 'hardware', 'compat')
+    from utils import compat, hardware  # standard library only: MXNet is not installed yet
     install_mxnet(hardware, compat)
     extras = extras_needed(open_notebook())
     if extras['d2l']:

@@ -7,15 +7,12 @@ Prints the GPUs as the driver (libcuda) and nvidia-smi report them, which MXNet 
 each would run, what the Colab set-up cell would install, and what `import utils` would do with
 the GPU build installed. Exit status 0 when both detection paths agree, 1 otherwise.
 """
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location('compat', Path(__file__).resolve().parents[1] / 'utils' / 'compat.py')
-compat = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compat)
-hardware = compat.hardware  # the probes (loaded next to compat.py, without MXNet)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils import compat, hardware  # noqa: E402  (standard library only: `import utils` loads no MXNet)
 
 
 def describe(gpus):

@@ -48,3 +48,22 @@ def fake_data_dir(tmp_path):
     folder = tmp_path / 'fmnist'
     arrays = write_fake_fashion_mnist(folder)
     return folder, arrays
+
+
+# Lanes. `bash scripts/test.sh` runs everything; `bash scripts/test.sh -m "not slow and not book"`
+# is the developer's fast lane. Markers are given here, from what a test uses, so that a new test
+# lands in the right lane without remembering to mark it.
+BOOK_FIXTURES = {'built_site', 'built_html', 'pdfs'}       # build the whole book (minutes)
+SLOW_MODULES = (  # run notebooks in the grader's sandbox, train networks or create environments
+    'test_exercises', 'test_grade', 'test_grading_hostile', 'test_class_workflow',
+    'test_modern_python', 'test_zh_exercise', 'test_grading_engines', 'test_sandbox',
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if BOOK_FIXTURES & set(getattr(item, 'fixturenames', ())):
+            item.add_marker(pytest.mark.book)
+        module = item.module.__name__.rsplit('.', 1)[-1]
+        if module.startswith(SLOW_MODULES):  # test_sandbox_*.py included
+            item.add_marker(pytest.mark.slow)

@@ -107,10 +107,9 @@ def standins(tmp_path_factory):
 
 
 PRELUDE = f'''
-import ctypes, importlib.util, json, sys
-spec = importlib.util.spec_from_file_location('compat', {str(ROOT / 'utils' / 'compat.py')!r})
-compat = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compat)
+import ctypes, json, sys
+sys.path.insert(0, {str(ROOT)!r})
+from utils import compat  # `import utils` loads no MXNet
 def report(**kw):
     print('RESULT ' + json.dumps(kw))
 def attempt(fn):
@@ -492,10 +491,7 @@ def test_compat_does_nothing_at_import(tmp_path):
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
         before = dict(os.environ)
-        import importlib.util
-        spec = importlib.util.spec_from_file_location('compat', {str(ROOT / 'utils' / 'compat.py')!r})
-        compat = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(compat)
+        from utils import compat
         assert dict(os.environ) == before and 'mxnet' not in sys.modules and 'numpy' not in sys.modules
     ''')], capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'})
     assert out.returncode == 0 and out.stdout == '' and out.stderr == '', out.stderr

@@ -1,28 +1,77 @@
 """The course's shared helpers. Notebooks do `sys.path.append('..'); import utils`.
 
-Importing this package reads the environment once (utils.config), gives MXNet one thread per
-physical core (utils.hardware), and imports MXNet through utils.compat (numpy shim, CUDA-11
-preload), so it must come before any direct `import mxnet`.
+`import utils` itself is cheap and imports no MXNet, so `utils.config`, `utils.hardware` and
+`utils.recipes` (standard library only) serve the grader and the scripts too. The helpers that need
+MXNet (`utils.train`, `utils.lenet`, ...) are imported on first use (PEP 562 `__getattr__`).
+
+MXNet must be prepared before it is imported: the numpy names it still uses (utils.compat), the
+CUDA-11 libraries of the GPU wheel, and one OpenMP thread per physical core (utils.hardware), all
+before MXNet starts. `import utils` therefore registers a one-shot import hook: the first
+`import mxnet` anywhere after it (a notebook's `from mxnet import gluon`, or utils' own modules)
+runs that preparation first. So `import utils` must still come before any direct `import mxnet`.
 """
-from . import config, hardware
-from .compat import import_mxnet
+import importlib
+import sys
+from importlib.abc import MetaPathFinder
 
-config.current()
-hardware.set_cpu_threads()  # before MXNet starts its OpenMP threads
-mx = import_mxnet()
+# name -> the submodule that defines it (imported on first use)
+_EXPORTS = {
+    'try_gpu': 'devices', 'gpu_available': 'devices',
+    'active_profile': 'profiles', 'settings_for_profile': 'profiles',
+    'settings_for': 'recipes', 'RECIPES': 'recipes',
+    'load_data_fashion_mnist': 'data', 'CLASS_NAMES': 'data', 'DatasetError': 'data',
+    'train': 'training', 'evaluate_accuracy': 'training',
+    'plot_history': 'plotting', 'show_images': 'plotting',
+    'lenet': 'models', 'alexnet': 'models',
+    'layer_table': 'layer_accounting', 'flops_per_image': 'layer_accounting',
+    'draw_architecture': 'diagrams', 'compare_architectures': 'diagrams',
+    'cpu_info': 'hardware',
+    'gpu_info': 'speed', 'matmul_flops': 'speed', 'memory_bandwidth': 'speed',
+    'training_speed': 'speed',
+    'profile_note': 'notes',
+    'say': 'i18n',
+    'exercise_checker': 'exercise_checks',
+    'layer_scales': 'diagnostics', 'batch_losses': 'diagnostics',
+}
 
-from .devices import try_gpu, gpu_available  # noqa: E402
-from .profiles import active_profile, settings_for_profile  # noqa: E402
-from .recipes import settings_for, RECIPES  # noqa: E402
-from .data import load_data_fashion_mnist, CLASS_NAMES, DatasetError  # noqa: E402
-from .training import train, evaluate_accuracy  # noqa: E402
-from .plotting import plot_history, show_images  # noqa: E402
-from .models import lenet, alexnet  # noqa: E402
-from .layer_accounting import layer_table, flops_per_image  # noqa: E402
-from .diagrams import draw_architecture, compare_architectures  # noqa: E402
-from .hardware import cpu_info  # noqa: E402
-from .speed import gpu_info, matmul_flops, memory_bandwidth, training_speed  # noqa: E402
-from .notes import profile_note  # noqa: E402
-from .i18n import say  # noqa: E402
-from .exercise_checks import exercise_checker  # noqa: E402
-from .diagnostics import layer_scales, batch_losses  # noqa: E402
+
+def prepare_mxnet():
+    """Everything that must happen before MXNet is imported; safe to call more than once."""
+    from . import compat, config, hardware
+    config.current()
+    hardware.set_cpu_threads()  # before MXNet starts its OpenMP threads
+    compat.prepare()
+
+
+class _PrepareBeforeMXNet(MetaPathFinder):
+    """Runs prepare_mxnet() when `mxnet` is first imported, then steps aside (finds nothing)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == 'mxnet':
+            sys.meta_path.remove(self)
+            prepare_mxnet()
+        return None  # the ordinary finders import mxnet itself
+
+
+if 'mxnet' not in sys.modules and not any(isinstance(f, _PrepareBeforeMXNet) for f in sys.meta_path):
+    sys.meta_path.insert(0, _PrepareBeforeMXNet())
+
+
+def __getattr__(name):
+    if name == 'mx':
+        from .compat import import_mxnet
+        return import_mxnet()
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f'.{_EXPORTS[name]}', __name__), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    try:  # a submodule such as utils.recipes, used as an attribute after `import utils`
+        return importlib.import_module(f'.{name}', __name__)
+    except ModuleNotFoundError as err:
+        if err.name != f'{__name__}.{name}':
+            raise
+    raise AttributeError(f"module 'utils' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | {'mx'})

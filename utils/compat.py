@@ -23,17 +23,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 
-if __package__:
-    from . import config, hardware
-else:  # loaded by file path (benchmarks, old copies of the Colab cell): load the siblings so too
-    import importlib.util as _util
-
-    def _sibling(name):
-        spec = _util.spec_from_file_location(f'course_{name}', os.path.join(os.path.dirname(__file__), f'{name}.py'))
-        module = _util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    config, hardware = _sibling('config'), _sibling('hardware')
+from . import config, hardware
 
 
 class CompatError(RuntimeError):
@@ -364,12 +354,18 @@ def prepare_gpu_mxnet(libcuda=None):
     return status
 
 
-def import_mxnet():
-    """Import MXNet through the compatibility layer and return the module."""
+def prepare():
+    """What MXNet needs before its import: numpy's removed names, and on a GPU machine the CUDA-11
+    libraries preloaded (once; utils.devices shows the outcome when it picks a device)."""
     global GPU_STATUS
     patch_numpy()
     if 'mxnet' not in sys.modules and GPU_STATUS is None:
-        GPU_STATUS = prepare_gpu_mxnet()  # utils.devices shows its message when it picks a device
+        GPU_STATUS = prepare_gpu_mxnet()
+
+
+def import_mxnet():
+    """Import MXNet through the compatibility layer and return the module."""
+    prepare()
     try:
         import mxnet
     except ModuleNotFoundError as err:

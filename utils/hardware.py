@@ -11,13 +11,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-if __package__:
-    from . import config
-else:  # loaded by file path (scripts/colab_bootstrap.py loads the package without its __init__)
-    import importlib.util as _util
-    _spec = _util.spec_from_file_location('course_config', os.path.join(os.path.dirname(__file__), 'config.py'))
-    config = _util.module_from_spec(_spec)
-    _spec.loader.exec_module(config)
+from . import config
 
 CPUINFO = '/proc/cpuinfo'
 
