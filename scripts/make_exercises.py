@@ -15,6 +15,11 @@ For each instructors/masters/<name>.ipynb (an otter-grader 7 master notebook) th
   fixed timestamps, plus course_questions.json (every question, its points, written or
   auto-graded) and a README.txt. It is for `python -m grading` only: otter's Gradescope files are
   left out (the hidden tests need the course's utils and grader-side settings).
+- grader probe: the master's code cells tagged `grader-probe` never reach the student notebook;
+  their source is stored in the autograder as `probe.py`. The grader runs it in the student's
+  kernel after the notebook's last cell, prefixed with `__grader_seed = <a number the notebook
+  cannot know>`, and exports the variables it defines with the notebook's own, so that hidden
+  tests can recompute what a notebook claims (e.g. from its trained parameters).
 """
 import argparse
 import io
@@ -35,6 +40,8 @@ MASTERS = ROOT / 'instructors' / 'masters'
 AUTOGRADERS = ROOT / 'instructors' / 'autograder'
 STUDENT_DIR = ROOT / 'notebooks'
 CHECKER_TAG = 'exercise-checker'
+PROBE_TAG = 'grader-probe'
+PROBE_FILE = 'probe.py'
 ANSWER_TAG = 'otter_answer_cell'
 QUESTIONS_FILE = 'course_questions.json'
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -188,10 +195,41 @@ def keep_in_zip(name):
     return name.startswith('tests/') and name.endswith('.py') or name == 'otter_config.json'
 
 
-def deterministic_zip(otter_zip, questions):
+def split_probe(master, name):
+    """(the master without its `grader-probe` cells, the probe's source or None).
+
+    The probe runs after the notebook's last cell, so it must not sit inside a question, and it
+    must be valid Python on its own."""
+    probe = [c for c in master.cells if c.cell_type == 'code' and PROBE_TAG in c.metadata.get('tags', [])]
+    if not probe:
+        return master, None
+    probe_ids, inside = {id(c) for c in probe}, False
+    for cell in master.cells:
+        text = raw_text(cell)
+        if text.startswith('# BEGIN QUESTION'):
+            inside = True
+        elif text.startswith('# END QUESTION'):
+            inside = False
+        elif id(cell) in probe_ids and inside:
+            raise SystemExit(f"{name}: a cell tagged {PROBE_TAG!r} sits inside a question; put the "
+                             f"grader probe after the last question (it runs after the notebook).")
+    source = '\n\n'.join(c.source.strip('\n') for c in probe) + '\n'
+    try:
+        compile(source, f'{name} {PROBE_FILE}', 'exec')
+    except SyntaxError as err:
+        raise SystemExit(f"{name}: the {PROBE_TAG!r} cell is not valid Python ({err.msg}, line "
+                         f"{err.lineno})") from None
+    stripped = nbformat.from_dict(dict(master))
+    stripped.cells = [c for c in master.cells if id(c) not in probe_ids]
+    return stripped, source
+
+
+def deterministic_zip(otter_zip, questions, probe=None):
     with zipfile.ZipFile(otter_zip) as zf:
         files = {n: zf.read(n) for n in zf.namelist() if not n.endswith('/') and keep_in_zip(n)}
     files[QUESTIONS_FILE] = (json.dumps(questions, indent=1) + '\n').encode()
+    if probe is not None:
+        files[PROBE_FILE] = probe.encode()
     files[ZIP_README] = ZIP_README_TEXT.encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as zf:
@@ -208,18 +246,30 @@ def build(master_path):
     master_path = Path(master_path)
     name = master_path.stem
     master = nbformat.read(master_path, as_version=4)
+    without_probe, probe = split_probe(master, name)
     with tempfile.TemporaryDirectory(prefix='otter-assign-') as tmp:
+        source = master_path.resolve()
+        if probe is not None:  # otter never sees the probe, so no copy of it reaches the student
+            source = Path(tmp) / 'master' / master_path.name
+            source.parent.mkdir()
+            nbformat.write(without_probe, source)
+        out = Path(tmp) / 'out'
+        out.mkdir()
         otter = Path(sys.executable).with_name('otter')
         cmd = [str(otter) if otter.exists() else 'otter', 'assign', '--no-run-tests', '--no-pdfs',
-               str(master_path.resolve()), tmp]
+               str(source), str(out)]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
         if done.returncode != 0:
             raise SystemExit(f"otter assign failed on {master_path}:\n{done.stdout}\n{done.stderr}")
-        student = nbformat.read(Path(tmp) / 'student' / f'{name}.ipynb', as_version=4)
-        zips = sorted((Path(tmp) / 'autograder').glob('*.zip'))
+        student = nbformat.read(out / 'student' / f'{name}.ipynb', as_version=4)
+        zips = sorted((out / 'autograder').glob('*.zip'))
         if len(zips) != 1:
             raise SystemExit(f"otter assign made {len(zips)} autograder zips for {master_path}")
-        return student_notebook(student, master, name), deterministic_zip(zips[0], questions_of(master))
+        text = student_notebook(student, master, name)
+        if probe is not None and any(line.strip() and line.strip() in text
+                                     for line in probe.splitlines() if len(line.strip()) >= 20):
+            raise SystemExit(f"{name}: text of the grader probe would reach the student notebook")
+        return text, deterministic_zip(zips[0], questions_of(master), probe)
 
 
 def targets(name):

@@ -60,7 +60,7 @@ def test_autograder_zips_are_for_this_grader_only(name):
         names = zf.namelist()
         readme = zf.read('README.txt').decode()
     extra = [n for n in names if not (n.startswith('tests/') and n.endswith('.py'))
-             and n not in ('README.txt', 'course_questions.json', 'otter_config.json')]
+             and n not in ('README.txt', 'course_questions.json', 'otter_config.json', 'probe.py')]
     assert not extra, extra
     assert 'not a Gradescope' in readme and 'python -m grading' in readme
     assert any(n.startswith('tests/q') for n in names)
@@ -85,6 +85,39 @@ def test_hidden_tests_read_the_graders_settings_not_the_notebooks(name):
     for profile in ('smoke', 'cpu', 'full'):  # what the grader reads is what the notebook ran with
         assert vars(grade.course_settings(str(ROOT), name, profile)) == vars(utils.settings_for(name, profile))
     assert grade.course_settings(str(ROOT), 'not_an_exercise', 'smoke') is None
+
+
+def _tiny_master_with(tmp_path, probe_source, position=None):
+    master = nbformat.read(ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb', as_version=4)
+    probe = nbformat.v4.new_code_cell(probe_source)
+    probe.metadata['tags'] = [make_exercises.PROBE_TAG]
+    master.cells.insert(len(master.cells) if position is None else position, probe)
+    path = tmp_path / 'tiny_master.ipynb'  # the same name: the same cell ids
+    nbformat.write(master, path)
+    return path
+
+
+def test_a_grader_probe_cell_goes_into_the_autograder_and_never_to_the_student(tmp_path):
+    import zipfile
+    import io
+    source = "EVIDENCE_TOTAL_SEEN_BY_THE_PROBE = globals().get('total')\n"
+    student_text, zip_bytes = make_exercises.build(_tiny_master_with(tmp_path, source))
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+        assert zf.read('probe.py').decode() == source
+    assert 'EVIDENCE_TOTAL_SEEN_BY_THE_PROBE' not in student_text
+    assert make_exercises.PROBE_TAG not in student_text
+    # without a probe cell, no probe.py
+    plain_text, plain_zip = make_exercises.build(ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb')
+    with zipfile.ZipFile(io.BytesIO(plain_zip)) as zf:
+        assert 'probe.py' not in zf.namelist()
+    assert nbformat.reads(plain_text, 4).cells == nbformat.reads(student_text, 4).cells
+
+
+def test_a_grader_probe_inside_a_question_or_not_python_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match='inside a question'):
+        make_exercises.build(_tiny_master_with(tmp_path, 'x = 1\n', position=6))
+    with pytest.raises(SystemExit, match='not valid Python'):
+        make_exercises.build(_tiny_master_with(tmp_path, 'x = (\n'))
 
 
 def test_generation_is_deterministic():
@@ -342,3 +375,41 @@ def test_batch_losses_records_each_batch_and_stops_at_a_divergence():
         assert finite.iloc[:-1].all() and finite.iloc[-1] == (expected == 6)
     with pytest.raises(ValueError, match='no batches'):
         utils.batch_losses(net, [], loss, trainer, mx.cpu(), 3)
+
+
+# ----------------------------------------------------------------------------- utils.evidence
+
+def test_packed_parameters_load_into_the_course_network_and_malformed_ones_are_refused():
+    """The probe's export (chunked, big arrays in float16) gives the same network back in the test
+    process; a parameter sample is read at the positions the grader's seed gives."""
+    import numpy as np
+    import utils
+    from utils import evidence
+    mx = utils.mx
+    mx.random.seed(3)
+    net = utils.lenet()
+    net.initialize(mx.init.Xavier())
+    X = mx.nd.random.uniform(shape=(5, 1, 28, 28))
+    expected = net(X).asnumpy()
+    old_chunk, evidence.CHUNK = evidence.CHUNK, 1000  # force several chunks per array
+    try:
+        packed = evidence.pack_parameters(net)
+    finally:
+        evidence.CHUNK = old_chunk
+    assert max(len(chunks) for chunks in packed['data']) > 1
+    assert {c.dtype for chunks in packed['data'] for c in chunks} == {np.dtype('float16'), np.dtype('float32')}
+    arrays = evidence.unpack(packed)
+    again = evidence.load_parameters(utils.lenet, arrays, 28)
+    assert np.allclose(again(X).asnumpy(), expected, rtol=1e-2, atol=1e-3)
+    with pytest.raises(evidence.EvidenceError, match='do not fit'):
+        evidence.load_parameters(utils.alexnet, arrays, 67)
+    for bad in (None, {'shapes': [[2]], 'data': [[np.zeros(3, np.float32)]]},
+                {'shapes': [['x']], 'data': [[]]}, {'shapes': [[2]], 'data': [[np.array(['a', 'b'])]]}):
+        with pytest.raises(evidence.EvidenceError):
+            evidence.unpack(bad)
+    assert evidence.pack_parameters(utils.lenet()) is None  # parameters not created yet
+    sample = evidence.sample_parameters(net, seed=11, count=7)
+    read = evidence.unpack_sample(sample, seed=11)
+    for (shape, index, values), p in zip(read, net.collect_params().values()):
+        assert np.array_equal(values, p.data().asnumpy().ravel()[index])
+    assert not np.array_equal(evidence.sample_indices((1000,), 11, 7), evidence.sample_indices((1000,), 12, 7))

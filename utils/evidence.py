@@ -1,0 +1,224 @@
+"""Evidence the grader computes itself: a notebook's trained parameters, re-evaluated.
+
+Two sides, one format:
+- In the student's kernel, an exercise's grader probe (a master cell tagged `grader-probe`, which
+  the grader runs after the notebook's last cell) calls `pack_parameters(net)` or
+  `sample_parameters(net, seed)`. The result is plain data (lists of numpy arrays), which the
+  sandbox exports like the notebook's own variables: big arrays in float16 and in chunks, because
+  the export caps one array at 5 million elements and all of them at 200 MB (AlexNet's second
+  dense layer alone has 16.8 million weights).
+- In the grader's test process, hidden tests call `load_parameters`, `seeded_parameters`,
+  `grader_examples` and `loss_and_accuracy`: they put the exported numbers into the course's own
+  network (`utils.alexnet()`, `utils.lenet()`), never the notebook's code, and evaluate it on
+  examples the grader draws with its own seed. Whatever the notebook reports is only a claim
+  compared with that.
+Nothing here trusts the packed data: every shape, size and type is checked (`EvidenceError`).
+"""
+import hashlib
+
+import numpy as np
+
+CHUNK = 4_000_000          # elements per exported array (the sandbox allows 5 million)
+HALF_ABOVE = 100_000       # arrays larger than this travel as float16 (precision 5e-4)
+
+
+class EvidenceError(ValueError):
+    """The exported evidence is missing or malformed."""
+
+
+# ----------------------------------------------------------------------------- probe side
+
+def _arrays(net):
+    params = list(net.collect_params().values())
+    return [p.data().asnumpy() for p in params]
+
+
+def pack_parameters(net):
+    """{'shapes': [[...], ...], 'data': [[chunk, ...], ...]} of every parameter of `net`, in
+    `collect_params()` order; None if `net` is not an initialized Gluon network."""
+    try:
+        arrays = _arrays(net)
+    except Exception:  # not a network, or parameters not created yet
+        return None
+    shapes, data = [], []
+    for a in arrays:
+        flat = a.astype(np.float16 if a.size > HALF_ABOVE else np.float32).ravel()
+        shapes.append([int(n) for n in a.shape])
+        data.append([flat[i:i + CHUNK] for i in range(0, max(flat.size, 1), CHUNK)])
+    return {'shapes': shapes, 'data': data}
+
+
+def sample_indices(shape, seed, count):
+    """`count` flat positions of an array of `shape`, drawn from `seed` (the grader's)."""
+    size = int(np.prod(shape))
+    rng = np.random.default_rng([int(seed) % 2**32, size])
+    return rng.choice(size, size=min(count, size), replace=False)
+
+
+def sample_parameters(net, seed, count=512):
+    """A small, unforeseeable sample of `net`'s parameters: for each, its shape and its values
+    (float32) at `sample_indices(shape, seed, count)`; None if `net` has no parameters yet."""
+    try:
+        arrays = _arrays(net)
+    except Exception:
+        return None
+    return {'shapes': [[int(n) for n in a.shape] for a in arrays],
+            'values': [a.ravel()[sample_indices(a.shape, seed, count)].astype(np.float32)
+                       for a in arrays]}
+
+
+# ----------------------------------------------------------------------------- test side
+
+def _shapes(packed, what):
+    if not isinstance(packed, dict) or not isinstance(packed.get('shapes'), list):
+        raise EvidenceError(f"no {what} from the grader's probe (did the notebook define it?)")
+    shapes = []
+    for s in packed['shapes']:
+        if not isinstance(s, (list, tuple)) or not all(isinstance(n, int) and n >= 0 for n in s):
+            raise EvidenceError(f"malformed {what}")
+        shapes.append(tuple(s))
+    return shapes
+
+
+def unpack(packed, what='parameters'):
+    """The float32 arrays of `pack_parameters`'s output, checked."""
+    shapes = _shapes(packed, what)
+    data = packed.get('data')
+    if not isinstance(data, list) or len(data) != len(shapes):
+        raise EvidenceError(f"malformed {what}")
+    out = []
+    for shape, chunks in zip(shapes, data):
+        if not isinstance(chunks, list) or not all(isinstance(c, np.ndarray) and c.ndim == 1
+                                                   and c.dtype.kind == 'f' for c in chunks):
+            raise EvidenceError(f"malformed {what}")
+        flat = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+        if flat.size != int(np.prod(shape)):
+            raise EvidenceError(f"malformed {what}: {flat.size} values for shape {shape}")
+        out.append(flat.reshape(shape))
+    return out
+
+
+def unpack_sample(packed, seed, what='parameter sample'):
+    """[(shape, flat positions, values)] of `sample_parameters`'s output, checked against the
+    positions the grader's seed gives."""
+    shapes = _shapes(packed, what)
+    values = packed.get('values')
+    if not isinstance(values, list) or len(values) != len(shapes):
+        raise EvidenceError(f"malformed {what}")
+    out = []
+    for shape, v in zip(shapes, values):
+        index = sample_indices(shape, seed, len(v) if isinstance(v, np.ndarray) else 0)
+        if not isinstance(v, np.ndarray) or v.ndim != 1 or v.dtype.kind != 'f' or v.size != index.size \
+                or v.size == 0:
+            raise EvidenceError(f"malformed {what}")
+        out.append((shape, index, v.astype(np.float32)))
+    return out
+
+
+def _mx():
+    from .compat import import_mxnet
+    return import_mxnet()
+
+
+def _build(make_net, side):
+    mx = _mx()
+    net = make_net()
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 1, side, side)))
+    return net
+
+
+def load_parameters(make_net, arrays, side):
+    """`make_net()` (the course's own architecture) holding `arrays`, for inputs side x side."""
+    mx = _mx()
+    net = _build(make_net, side)
+    params = list(net.collect_params().values())
+    if [tuple(p.shape) for p in params] != [a.shape for a in arrays]:
+        raise EvidenceError(f"the parameters do not fit {make_net.__name__}() at {side}x{side} "
+                            f"inputs: {len(arrays)} arrays, shapes {[a.shape for a in arrays][:4]}...")
+    for p, a in zip(params, arrays):
+        p.set_data(mx.nd.array(a))
+    return net
+
+
+_seeded = {}
+
+
+def seeded_parameters(make_net, initializer, side):
+    """The parameters a notebook gets from `mx.random.seed(0)`, `make_net()`,
+    `net.initialize(initializer)` and a first forward pass (on the CPU, as in the grader's
+    sandbox): a list of numpy arrays. `initializer` is the name of an `mx.init` class with its
+    arguments, e.g. ('Xavier',) or ('Uniform', 0.07), so that results can be cached."""
+    key = (make_net.__name__, initializer, side)
+    if key not in _seeded:
+        mx = _mx()
+        mx.random.seed(0)
+        net = make_net()
+        net.initialize(getattr(mx.init, initializer[0])(*initializer[1:]))
+        net(mx.nd.zeros((1, 1, side, side)))
+        _seeded[key] = [p.data().asnumpy() for p in net.collect_params().values()]
+    return _seeded[key]
+
+
+def relative_change(arrays, reference):
+    """Largest relative change of one array: max over arrays of |a - r| / (|r| + 1e-12) (norms)."""
+    if [a.shape for a in arrays] != [r.shape for r in reference]:
+        return float('inf')
+    return max(float(np.linalg.norm(a - r) / (np.linalg.norm(r) + 1e-12))
+               for a, r in zip(arrays, reference))
+
+
+def all_finite(arrays):
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+def grader_examples(settings, split, count, seed, resize=None, batch_size=256,
+                    subset_size_key=None):
+    """Up to `count` examples of the notebook's `split` ('train' or 'test') subset (as
+    `load_data_fashion_mnist` makes it from `settings`), drawn with the grader's `seed`, as
+    batches of (X, y) at `resize`. All of them (in order) when the subset has at most `count`."""
+    from . import data
+    mx = _mx()
+    train, test = data.load_data_fashion_mnist(
+        batch_size, resize=resize, train_examples=settings.train_examples,
+        test_examples=settings.test_examples, ctx=mx.cpu())
+    source = train if split == 'train' else test
+    images, labels = source.images.asnumpy(), source.labels.asnumpy()
+    if count is not None and count < len(labels):
+        pick = np.sort(np.random.default_rng([int(seed) % 2**32, 7]).choice(len(labels), count,
+                                                                               replace=False))
+        images, labels = images[pick], labels[pick]
+    return data.Batches(images, labels, batch_size, resize, shuffle=False, ctx=mx.cpu())
+
+
+def loss_and_accuracy(net, examples, blank=False):
+    """(mean cross-entropy, accuracy) of `net` in prediction mode (dropout off) on `examples`;
+    blank=True scores the same labels on all-zero images."""
+    mx = _mx()
+    loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    total, correct, count = 0.0, 0.0, 0
+    for X, y in examples:
+        if blank:
+            X = X * 0
+        out = net(X)
+        total += float(loss(out, y).sum().asscalar())
+        correct += float((out.argmax(axis=1) == y.astype('float32')).sum().asscalar())
+        count += X.shape[0]
+    return total / max(count, 1), correct / max(count, 1)
+
+
+def sampling_tolerance(count, population):
+    """Four standard errors of an accuracy measured on `count` of `population` examples (zero
+    when all are used), so that a grader-drawn sample cannot fail an honest run by chance."""
+    if count is None or count >= population:
+        return 0.0
+    return 4 * float(np.sqrt(0.25 / count * (1 - count / population)))
+
+
+def digest(arrays):
+    """A short fingerprint of a list of arrays (to cache evaluations of the same parameters)."""
+    h = hashlib.sha1()
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
