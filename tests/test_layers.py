@@ -62,3 +62,19 @@ def test_nested_sequential_and_plain_blocks():
 def test_bad_input_shape_is_explained():
     with pytest.raises(ValueError, match='one example'):
         utils.layer_table(utils.lenet(), (0, 28))
+
+
+def test_the_2012_alexnet_has_the_papers_grouped_convolutions_and_61_million_parameters():
+    paper = utils.layer_table(utils.alexnet_2012(), (3, 227, 227))
+    ungrouped = utils.layer_table(utils.alexnet(num_classes=1000), (3, 227, 227))
+    assert paper['output_shape'].tolist() == ungrouped['output_shape'].tolist()
+    assert paper['output_shape'].iloc[0] == (96, 55, 55)       # the paper's first layer
+    # 60,965,224: the count of the two-GPU network (e.g. Caffe's bvlc_alexnet without LRN)
+    assert paper['params'].sum() == 60_965_224
+    grouped = paper['layer'].str.contains('2 groups')
+    assert grouped.tolist() == [False, False, True, False, False, True, True] + [False] * 7
+    # a grouped layer has half the weights (biases stay) and half the multiply-adds
+    for i in np.flatnonzero(grouped):
+        channels = paper['output_shape'].iloc[i][0]
+        assert paper['params'].iloc[i] - channels == (ungrouped['params'].iloc[i] - channels) / 2
+        assert paper['flops'].iloc[i] == ungrouped['flops'].iloc[i] / 2

@@ -53,7 +53,8 @@ def flops_per_image(net, input_shape):
 
 
 def describe_layer(block):
-    """A short readable name for a layer, e.g. 'Conv2D 96, 11x11/4, relu' or 'Dense 4096, relu'."""
+    """A short readable name for a layer, e.g. 'Conv2D 96, 11x11/4, relu' or 'Dense 4096, relu'
+    (a grouped convolution says so: 'Conv2D 256, 5x5, pad 2, 2 groups, relu')."""
     name = type(block).__name__
     kw = getattr(block, '_kwargs', {})
     act = getattr(block, 'act', None)
@@ -62,7 +63,8 @@ def describe_layer(block):
         kernel = 'x'.join(map(str, kw['kernel']))
         stride = f"/{kw['stride'][0]}" if any(s != 1 for s in kw['stride']) else ''
         pad = f", pad {kw['pad'][0]}" if any(kw['pad']) else ''
-        return f"{name} {kw['num_filter']}, {kernel}{stride}{pad}{act}"
+        groups = f", {kw['num_group']} groups" if kw.get('num_group', 1) > 1 else ''
+        return f"{name} {kw['num_filter']}, {kernel}{stride}{pad}{groups}{act}"
     if 'pool_type' in kw:
         if kw.get('global_pool'):
             return name

@@ -37,11 +37,15 @@ def _reduce(full, **changes):
 
 
 # notebook name -> {profile: settings}. Every profile names the same keys.
+# Chapter 1 opens with a first look: one epoch on `first_look_examples` images, seconds on a CPU,
+# before the full recipe.
 _full = dict(train_examples=None, test_examples=None, batch_size=LENET['batch_size'],
-             learning_rate=LENET['learning_rate'], epochs=LENET['epochs'])
+             learning_rate=LENET['learning_rate'], epochs=LENET['epochs'],
+             first_look_examples=30_000)
 NOTEBOOKS = {
     '01_lenet': {'full': _full, 'cpu': dict(_full),
-                 'smoke': _reduce(_full, train_examples=256, test_examples=128, epochs=2)},
+                 'smoke': _reduce(_full, train_examples=256, test_examples=128, epochs=2,
+                                  first_look_examples=256)},
 }
 _full = dict(train_examples=None, test_examples=None, batch_size=LENET['batch_size'],
              epochs=LENET['epochs'], linear_learning_rate=0.1,
