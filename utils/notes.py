@@ -20,6 +20,7 @@ LABELS = {
     'lenet_batch': 'LeNet batch for the speed measurement',
     'alexnet_batch': 'AlexNet batch for the speed measurement',
     'timing_steps': 'timed training steps', 'timed_batches': 'batches timed',
+    'first_look_examples': 'training images of the first look',
     'd2l_batches': 'batches timed with d2l',
     'curve_batches': 'batches in each loss curve',
 }
