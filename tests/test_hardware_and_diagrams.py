@@ -98,3 +98,20 @@ def test_a_bar_diagram_on_its_own_says_what_a_bars_length_means():
     ax = utils.draw_architecture(utils.lenet(), (1, 28, 28))
     assert any('bar length: log of how many numbers' in t.get_text() for t in ax.figure.texts)
     matplotlib.pyplot.close('all')
+
+
+def test_batch_curves_plot_every_batch_and_blank_images_keep_the_labels():
+    import pandas as pd
+    from utils import diagnostics
+    batches = [(mx.nd.ones((2, 1, 4, 4)) * k, mx.nd.array([k, k + 1])) for k in range(3)]
+    blank = diagnostics.BlankImages(batches)
+    assert len(blank) == 3
+    for (X, y), (X0, y0) in zip(batches, blank):
+        assert X0.shape == X.shape and X0.abs().sum().asscalar() == 0
+        assert (y0 == y).min().asscalar() == 1
+    curve = pd.DataFrame({'batch': [0, 1, 2], 'loss': [2.3, 2.1, 1.9], 'train_acc': [.1, .2, .4]})
+    fig = diagnostics.plot_batch_curves({'real': curve, 'blank': curve}, reference=np.log(10))
+    loss_axes = fig.axes[0]
+    assert [list(line.get_xdata()) for line in loss_axes.lines[:2]] == [[1, 2, 3]] * 2
+    assert [t.get_text() for t in loss_axes.get_legend().get_texts()] == ['real', 'blank', '2.303']
+    matplotlib.pyplot.close('all')

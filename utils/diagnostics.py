@@ -133,3 +133,30 @@ class BlankImages:
 
     def __len__(self):
         return len(self.data)
+
+
+def plot_batch_curves(curves, title=None, reference=None):
+    """Loss and accuracy of every batch, as `batch_losses` records them: one curve, or several
+    as {label: curve}. reference: a loss to draw as a dotted line (ln 10: a network that guesses).
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+    from .i18n import translate
+    curves = curves if isinstance(curves, dict) else {'': curves}
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.1))
+    for label, curve in curves.items():
+        axes[0].plot(curve['batch'] + 1, curve['loss'], '.-', label=label or None)
+        axes[1].plot(curve['batch'] + 1, curve['train_acc'], '.-', label=label or None)
+    if reference is not None:
+        axes[0].axhline(reference, color='gray', linestyle=':', label=f'{reference:.3f}')
+    axes[0].set(xlabel=translate('batch (counted from 1)'), ylabel=translate('loss of the batch'))
+    axes[1].set(xlabel=translate('batch (counted from 1)'),
+                ylabel=translate('accuracy on the batch'), ylim=(0, 1))
+    for ax in axes:
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if any(curves) or reference is not None:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
