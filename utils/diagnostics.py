@@ -63,10 +63,12 @@ def layer_scales(net, X, y, loss=None, chunk=None):
         for start in range(0, n, chunk):
             Xc, yc = X[start:start + chunk], y[start:start + chunk]
             activations = {}
-            # Recorded in training mode on purpose: MXNet 1.9.1's MKLDNN convolution computes
-            # wrong (and call-to-call different) weight gradients after a prediction-mode forward
-            # pass. Dropout, the only layer of these networks that behaves differently in
-            # training, is skipped instead.
+            # Recorded in training mode on purpose: after a prediction-mode forward pass, MXNet
+            # 1.9.1's max pooling (MKLDNN) passes wrong, call-to-call different gradients back, so
+            # every layer below a pooling layer gets wrong weight gradients; the convolution
+            # itself is right in both modes (reproduction: benchmarks/maxpool_gradient.py).
+            # Dropout, the only layer of these networks that behaves differently in training, is
+            # skipped instead.
             with autograd.record(train_mode=True):
                 h = Xc
                 for block in net:
