@@ -47,6 +47,22 @@ def csv_safe(text):
     return "'" + text if text.startswith(FORMULA_PREFIXES + ('\t', '\r')) else text
 
 
+NUMBER = re.compile(r'-?\d+(\.\d+)?')
+
+
+def cell(value):
+    """Any value as a CSV cell that a spreadsheet shows as text: escaped like a file name
+    (escape_text) and a leading =, +, -, @, tab or CR neutralised (csv_safe). Plain numbers
+    (`-1.5`, a negative adjustment) stay numbers. Every field the grader writes to a CSV goes
+    through this, roster fields included."""
+    if value is None:
+        return ''
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    text = escape_text(value)
+    return text if NUMBER.fullmatch(text) else csv_safe(text)
+
+
 def display_name(relpath):
     """The name of a submission as the grader writes it everywhere (see the module docstring).
     Spaces at either end are written as \\x20: spreadsheets and CSV readers drop them."""
@@ -70,7 +86,15 @@ def safe_stem(display, taken):
     stem = re.sub(r'\.ipynb\s*$', '', display, flags=re.IGNORECASE).replace('/', '__')
     if not (SAFE_STEM.fullmatch(stem) and not stem.endswith((' ', '.')) and stem.lower() not in taken):
         cleaned = re.sub(r'[^A-Za-z0-9_.-]+', '_', stem).strip('._')[:60] or 'entry'
-        stem = f"{cleaned}-{hashlib.sha256(display.encode('utf-8')).hexdigest()[:8]}"
+        digest = hashlib.sha256(display.encode('utf-8')).hexdigest()
+        # A submitted file may itself be named like another's hashed stem ('Zo-1a2b3c4d.ipynb'
+        # beside 'Zoë.ipynb'): the hashed stem is checked against every stem taken too.
+        for n in range(8, len(digest) + 1):
+            stem = f"{cleaned}-{digest[:n]}"
+            if stem.lower() not in taken:
+                break
+        else:
+            stem = f"{cleaned}-{digest}-{len(taken)}"
     taken.add(stem.lower())
     return stem
 

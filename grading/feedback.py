@@ -198,8 +198,9 @@ def make_record(name, assignment, status, reason, scores, results, notes, *, sum
                         for q, cases in (results or {}).items()},
             'notes': [str(n) for n in notes or []], 'errors': errors, 'cell_times': times,
             'places': places,
-            'code': [c['source'][:20000] for c in cells if c['type'] == 'code'
-                     and not {'colab-setup', 'exercise-checker'} & set(c['tags'])],
+            # every code cell, whatever its tags: a student can edit each of them (the report's
+            # similarity check reads these; code the whole class shares is left out there)
+            'code': [c['source'][:20000] for c in cells if c['type'] == 'code'],
             'skipped': {k: str(v)[:200] for k, v in sorted((skipped or {}).items())[:200]}}
 
 
@@ -248,11 +249,59 @@ def _counts(cases):
     return f"{sum(c['passed'] for c in cases)} of {len(cases)} passed" if cases else '-'
 
 
-def render(record, assignment, written=None, name=None):
+# What a failed hidden test checked, by the exception it ended with: the student learns the kind
+# of check, never the test's code or message.
+HIDDEN_KINDS = {
+    'AssertionError': 'a check of your result did not hold',
+    'NameError': 'a variable it reads does not exist in your notebook',
+    'TypeError': 'your result has another type than expected',
+    'AttributeError': 'your result lacks something the test reads from it',
+    'KeyError': 'your result lacks a key or column the test reads',
+    'IndexError': 'your result is shorter than expected',
+    'ValueError': 'your result has another shape or value range than expected',
+}
+
+
+def hidden_kind(message):
+    how = describe_test_failure(message)[1]
+    name = re.match(r'([A-Za-z_][\w.]*)', how)
+    name = name.group(1).split('.')[-1] if name else ''
+    return HIDDEN_KINDS.get(name, f'it stopped with {name}' if name.endswith(('Error', 'Exception'))
+                            else 'its check did not hold')
+
+
+def speed_lines(record):
+    """'q2: 0.01 s, the reference solution 8.8 s' for each flagged question (record['speed_flags']:
+    questions that ran far faster than the master's own run in the same batch)."""
+    out = []
+    for f in record.get('speed_flags') or []:
+        try:
+            out.append(f"{plain(f['question'], 40)}: {float(f['seconds']):.2f} s, the reference "
+                       f"solution {float(f['reference_seconds']):.2f} s")
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def render(record, assignment, written=None, name=None, marks=None):
     """Markdown feedback for one submission. `written`: this student's row of written.csv
-    ({'q3': '2', 'q3_comment': '...', 'comment': '...'}) or None."""
+    ({'q3': '2', 'q3_comment': '...', 'comment': '...'}) or None; `marks`: the gradebook's
+    adjustment, late penalty and total for it (Book.marks), or None."""
     written = written or {}
-    results, scores = record.get('results') or {}, record.get('scores') or {}
+    lines = _summary(record, assignment, written, marks or {}, name)
+    lines += _score_table(record, assignment, written)
+    blocks = _question_blocks(record, assignment)
+    if blocks:
+        lines += ['', '## What to fix, by question', '']
+        for b in blocks:
+            lines += b
+    lines += _comments(assignment, written)
+    lines += _run_notes(record)
+    return '\n'.join(lines).rstrip() + '\n'
+
+
+def _summary(record, assignment, written, marks, name):
+    scores = record.get('scores') or {}
     status, reason = record.get('status'), where(record, record.get('reason') or '')
     maxima = {q['name']: q.get('points') for q in assignment.questions}
     auto_score = sum(scores.get(q, 0) for q in assignment.auto)
@@ -260,39 +309,57 @@ def render(record, assignment, written=None, name=None):
              f'Assignment: {plain(assignment.name)}',
              f'Status: {status}' + (f' ({plain(reason, 300)})' if reason else ''),
              f'Auto-graded score: {fmt(auto_score)} / {fmt(assignment.max_score)}']
-    w_scores = {q: written.get(q, '').strip() for q in assignment.manual}
-    if assignment.manual:
-        graded = {q: v for q, v in w_scores.items() if v}
-        w_max = sum(float(maxima.get(q) or 0) for q in assignment.manual)
-        if len(graded) == len(assignment.manual):
-            w_total = sum(float(v) for v in graded.values())
-            lines.append(f'Written questions: {fmt(w_total)} / {fmt(w_max)}')
-            lines.append(f'Total: {fmt(auto_score + w_total)} / {fmt(assignment.max_score + w_max)}')
-        else:
-            lines.append(f"Written questions ({', '.join(assignment.manual)}): "
-                         f"{'not graded yet' if not graded else 'partly graded'}, by a person")
-    lines += ['', '| question | score | max | public tests | hidden tests |', '|---|---|---|---|---|']
+    w_max = sum(float(maxima.get(q) or 0) for q in assignment.manual)
+    graded = {q: written.get(q, '').strip() for q in assignment.manual if written.get(q, '').strip()}
+    if assignment.manual and len(graded) == len(assignment.manual):
+        lines.append(f'Written questions: {fmt(sum(float(v) for v in graded.values()))} / {fmt(w_max)}')
+    elif assignment.manual:
+        lines.append(f"Written questions ({', '.join(assignment.manual)}): "
+                     f"{'not graded yet' if not graded else 'partly graded'}, by a person")
+    if marks.get('adjustment') is not None:
+        lines.append(f"Adjustment by your instructor: {marks['adjustment']:+g}"
+                     + (f" ({plain(marks.get('adjustment_reason'), 300)})" if marks.get('adjustment_reason') else ''))
+    if marks.get('late_penalty'):
+        lines.append(f"Late penalty: -{fmt(marks['late_penalty'])} (submitted {plain(marks.get('late'))} "
+                     f"after the deadline; {marks.get('penalty_rule')})")
+    complete = not assignment.manual or len(graded) == len(assignment.manual)
+    if marks.get('total') is not None and complete:
+        lines.append(f"Total: {fmt(marks['total'])} / {fmt(marks['max_total'])}")
+    elif complete and assignment.manual:
+        lines.append(f'Total: {fmt(auto_score + sum(float(v) for v in graded.values()))} / '
+                     f'{fmt(assignment.max_score + w_max)}')
+    return lines
+
+
+def _score_table(record, assignment, written):
+    results, scores = record.get('results') or {}, record.get('scores') or {}
+    lines = ['', '| question | score | max | public tests | hidden tests |', '|---|---|---|---|---|']
     for q in assignment.questions:
         n = q['name']
         if q.get('manual'):
-            v = w_scores.get(n) or '-'
-            lines.append(f"| {n} | {v} | {fmt(maxima.get(n) or 0)} | written | written |")
+            v = (written.get(n) or '').strip() or '-'
+            lines.append(f"| {n} | {v} | {fmt(q.get('points') or 0)} | written | written |")
             continue
         cases = results.get(n, [])
         pub = [c for c in cases if not c.get('hidden')]
         hid = [c for c in cases if c.get('hidden')]
         lines.append(f"| {n} | {fmt(scores.get(n, 0))} | {fmt(assignment.possible.get(n, 0))} | "
                      f"{_counts(pub) if cases else 'not run'} | {_counts(hid) if cases else 'not run'} |")
+    return lines
 
-    # Per question: the error in its cells, the public tests that failed, hidden test counts.
+
+def _question_blocks(record, assignment):
+    """Per question, in notebook order: the error in its cells, the public tests that failed
+    and how, each failed hidden test's hint (or the kind of check). A NameError cuts the
+    cascade of failures after it to one line each."""
+    results = record.get('results') or {}
     errors = record.get('errors') or []
     by_q = {}
     for e in errors:
         by_q.setdefault(e.get('question') or 'the notebook', []).append(e)
     order = [q['name'] for q in assignment.questions]
     places = order + sorted(set(by_q) - set(order), key=lambda p: (p not in order, p))
-    cascade_from = None
-    blocks = []
+    cascade_from, blocks = None, []
     for place in _in_notebook_order(places, order, errors):
         errs = by_q.get(place, [])
         cases = results.get(place, []) if place in assignment.auto else []
@@ -301,9 +368,7 @@ def render(record, assignment, written=None, name=None):
         if not (errs or failed_pub or failed_hid):
             continue
         if cascade_from is not None:
-            first = errs[0] if errs else None
-            what = (f"{first['ename']}" if first else
-                    f"{len(failed_pub) + len(failed_hid)} test(s) failed")
+            what = errs[0]['ename'] if errs else f"{len(failed_pub) + len(failed_hid)} test(s) failed"
             blocks.append([f"- **{place}**: {what}; probably a consequence of the NameError in "
                            f"{cascade_from}: fix that first.", ''])
             continue
@@ -313,66 +378,101 @@ def render(record, assignment, written=None, name=None):
             blocks.append([f"- **{place}**: not answered yet ({names} still `...`); "
                            f"{len(failed_pub)} public and {len(failed_hid)} hidden test(s) failed.", ''])
             continue
-        block = [f'### {place}', '']
-        for e in errs:
-            loc = f"code cell {e['code_cell']}" if e.get('code_cell') else 'a cell'
-            block.append(f"Your code ({loc}) raised {inline(e['ename'] + ': ' + e['evalue'])}"
-                         + (f" at line {e['line']}:" if e.get('line') else '.'))
-            if e.get('code') is not None:
-                block += ['', fence(e['code'], 'python')]
-            block.append('')
-        public = [c for c in cases if not c.get('hidden')]
-        groups = {}  # the same failure in several tests: shown once
-        for number, c in enumerate(public, start=1):
-            if c.get('passed'):
-                continue
-            code, how = describe_test_failure(c.get('message', ''))
-            groups.setdefault(how or number, []).append((number, code, how))
-        for items in groups.values():
-            nums, code, how = [n for n, _, _ in items], items[0][1], items[0][2]
-            label = (f'Public test {nums[0]}' if len(nums) == 1 else
-                     'Public tests ' + ', '.join(map(str, nums[:-1])) + f' and {nums[-1]}')
-            first = ', the first of them' if len(nums) > 1 and code else ''
-            block.append(f"{label} of {len(public)} failed{first}" + (':' if code or how else '.'))
-            if code:
-                block += ['', fence(code, 'python')]
-            if how:
-                block += ['', f'It failed with {inline(how)}.']
-                missing = re.match(r"NameError: name '(\w+)' is not defined", how)
-                skipped = (record.get('skipped') or {}).get(missing.group(1)) if missing else None
-                if skipped and skipped.startswith('ellipsis'):
-                    block += ['', f"`{missing.group(1)}` is still `...`: this question is not "
-                                  f"answered yet."]
-                elif skipped:
-                    block += ['', f"`{missing.group(1)}` exists in your notebook but the tests "
-                                  f"cannot read it ({inline(skipped, 120)}): tests see numbers, "
-                                  f"strings, lists, dicts, numpy arrays and DataFrames only."]
-            block.append('')
-        if failed_hid:
-            block.append(f"{len(failed_hid)} of {sum(1 for c in cases if c.get('hidden'))} hidden "
-                         f"test(s) failed.")
-            block.append('')
-        blocks.append(block)
+        blocks.append([f'### {place}', ''] + _error_lines(errs) + _public_lines(record, cases)
+                      + _hidden_lines(place, cases))
         if any(e.get('ename') == 'NameError' for e in errs):
             cascade_from = place
-    if blocks:
-        lines += ['', '## What to fix, by question', '']
-        for b in blocks:
-            lines += b
+    return blocks
+
+
+def _error_lines(errs):
+    block = []
+    for e in errs:
+        loc = f"code cell {e['code_cell']}" if e.get('code_cell') else 'a cell'
+        block.append(f"Your code ({loc}) raised {inline(e['ename'] + ': ' + e['evalue'])}"
+                     + (f" at line {e['line']}:" if e.get('line') else '.'))
+        if e.get('code') is not None:
+            block += ['', fence(e['code'], 'python')]
+        block.append('')
+    return block
+
+
+def _public_lines(record, cases):
+    public = [c for c in cases if not c.get('hidden')]
+    groups, block = {}, []  # the same failure in several tests: shown once
+    for number, c in enumerate(public, start=1):
+        if not c.get('passed'):
+            code, how = describe_test_failure(c.get('message', ''))
+            groups.setdefault(how or number, []).append((number, code, how))
+    for items in groups.values():
+        nums, code, how = [n for n, _, _ in items], items[0][1], items[0][2]
+        label = (f'Public test {nums[0]}' if len(nums) == 1 else
+                 'Public tests ' + ', '.join(map(str, nums[:-1])) + f' and {nums[-1]}')
+        first = ', the first of them' if len(nums) > 1 and code else ''
+        block.append(f"{label} of {len(public)} failed{first}" + (':' if code or how else '.'))
+        if code:
+            block += ['', fence(code, 'python')]
+        if how:
+            block += ['', f'It failed with {inline(how)}.'] + _unreadable_hint(record, how)
+        block.append('')
+    return block
+
+
+def _unreadable_hint(record, how):
+    missing = re.match(r"NameError: name '(\w+)' is not defined", how)
+    skipped = (record.get('skipped') or {}).get(missing.group(1)) if missing else None
+    if skipped and skipped.startswith('ellipsis'):
+        return ['', f"`{missing.group(1)}` is still `...`: this question is not answered yet."]
+    if skipped:
+        return ['', f"`{missing.group(1)}` exists in your notebook but the tests cannot read it "
+                    f"({inline(skipped, 120)}): tests see numbers, strings, lists, dicts, numpy "
+                    f"arrays and DataFrames only."]
+    return []
+
+
+def _hidden_lines(place, cases):
+    """Each failed hidden test: the hint its author wrote (otter's failure_message, the case's
+    `hint`), else the question and the kind of check that failed; never the test's code."""
+    hidden = [c for c in cases if c.get('hidden')]
+    block = []
+    for number, c in enumerate(hidden, start=1):
+        if c.get('passed'):
+            continue
+        hint = ' '.join(str(c.get('hint') or '').split())
+        what = (f'hint: {plain(hint, 500)}' if hint else
+                f"{hidden_kind(c.get('message', ''))} (the hidden tests are not shown)")
+        block += [f"Hidden test {number} of {len(hidden)} for {place} failed: {what}.", '']
+    return block
+
+
+def _comments(assignment, written):
+    maxima = {q['name']: q.get('points') for q in assignment.questions}
     comments = [(q, written.get(f'{q}_comment', '').strip()) for q in assignment.manual]
     comments = [(q, c) for q, c in comments if c]
     general = written.get('comment', '').strip()
-    if comments or general:
-        lines += ['', '## Comments from your instructor', '']
-        for q, c in comments:
-            lines += [f'**{q}**' + (f" ({w_scores[q]} / {fmt(maxima.get(q) or 0)})" if w_scores.get(q) else '')
-                      + ':', '', *[f'> {l}' for l in c.splitlines()], '']
-        if general:
-            lines += ['**Overall:**', '', *[f'> {l}' for l in general.splitlines()], '']
+    if not (comments or general):
+        return []
+    lines = ['', '## Comments from your instructor', '']
+    for q, c in comments:
+        points = (written.get(q) or '').strip()
+        lines += [f'**{q}**' + (f" ({points} / {fmt(maxima.get(q) or 0)})" if points else '') + ':',
+                  '', *[f'> {l}' for l in c.splitlines()], '']
+    if general:
+        lines += ['**Overall:**', '', *[f'> {l}' for l in general.splitlines()], '']
+    return lines
+
+
+def _run_notes(record):
+    lines = []
     notes = [where(record, n) for n in record.get('notes') or []
              if not re.match(r'(cell \d+|a cell) raised ', str(n))]  # errors: shown per question
     if notes:
         lines += ['', '## Notes from the run', ''] + [f'- {inline(n)}' for n in notes]
+    fast = speed_lines(record)
+    if fast:
+        lines += ['', '## Questions that ran unusually fast', '',
+                  'These ran far faster than the reference solution did in the same batch; a '
+                  'training cell this fast may not have trained:', ''] + [f'- {f}' for f in fast]
     times = record.get('cell_times') or []
     if times:
         lines += ['', '## Run time of each code cell', '', '| code cell | question | seconds |',
@@ -380,7 +480,7 @@ def render(record, assignment, written=None, name=None):
         for t in times:
             lines.append(f"| {t.get('code_cell') or '-'} | {t.get('question') or '-'} | "
                          f"{t['seconds']:.2f} |")
-    return '\n'.join(lines).rstrip() + '\n'
+    return lines
 
 
 def _in_notebook_order(places, order, errors):

@@ -554,6 +554,9 @@ def parse_args(argv):
                         'student id; Moodle and Canvas download names are recognised')
     p.add_argument('--deadline', metavar='ISO8601',
                    help='flag files modified after this time as late, e.g. 2026-12-01T23:59+01:00')
+    p.add_argument('--reset-submitted', action='store_true',
+                   help="take the files' submission time anew (the student handed in again); by "
+                        "default a re-graded file keeps the time recorded when it was first graded")
     return p.parse_args(argv)
 
 
@@ -591,7 +594,7 @@ def main(argv=None):
         try:
             args.deadline = parse_deadline(args.deadline)
             book = open_book(out, assignment, args.roster)
-            entries = book.plan(submissions, args.only, args.deadline)
+            entries = book.plan(submissions, args.only, args.deadline, reset_times=args.reset_submitted)
         except RosterError as err:
             raise GraderError(str(err)) from None
     except GraderError as err:

@@ -6,6 +6,7 @@ Standard library only. Layout of OUT (made by `python -m grading ... --out OUT`)
                           total; its first row, "Points Possible", holds each column's maximum.
     written.csv           YOURS: written-question points and comments. Created once, then only
                           ever appended to (a row for each newly graded student); never rewritten.
+    adjustments.csv       YOURS: manual points (+ or -) with a reason per student; same rules.
     history/              grades.csv as it was before each run that changed it (grades-<UTC time>.csv).
     feedback/<name>.md    for the student (re-rendered when written.csv changes).
     executed/<name>.ipynb the run, with outputs and figures.
@@ -14,7 +15,9 @@ Standard library only. Layout of OUT (made by `python -m grading ... --out OUT`)
     private/book.json     how rows are keyed (student id or file name) and the roster used.
 
 grades.csv is rebuilt from the records (and rows of an older grades.csv that have none), so
-grading a few files, or one with `--only`, updates their rows and keeps every other.
+grading a few files, or one with `--only`, updates their rows and keeps every other. One row per
+student: a student's older files are graded and listed in the row (`superseded`), never as a row
+of their own. Every cell is written through batch.cell (no spreadsheet formula).
 """
 import csv
 import datetime as dt
@@ -27,15 +30,17 @@ import tempfile
 from pathlib import Path
 
 from . import feedback as fb
-from .roster import RosterError, assign, find_submissions, lateness, lms_name
+from . import names, policy
+from .batch import cell
+from .roster import group, find_submissions, late_at, late_hours, lateness, lms_identity, lms_name
+from .sheets import BookError, adjustments_sheet, number, written_sheet
 
 POINTS_ROW = 'Points Possible'   # as in a Canvas gradebook export
 RECORDS = Path('private') / 'records'
 STATE = Path('private') / 'book.json'
 
 
-class BookError(RosterError):
-    """OUT cannot be used as it is (another assignment, a broken written.csv, ...)."""
+UNSET = object()
 
 
 def write_atomically(path, text):
@@ -64,17 +69,10 @@ def fmt(x):
     return fb.fmt(x)
 
 
-def number(text):
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        return None
-
-
 class Book:
     """The gradebook of one assignment in one OUT folder."""
 
-    def __init__(self, out, assignment, *, roster=None, log=print):
+    def __init__(self, out, assignment, *, roster=None, log=print, late_penalty=UNSET):
         self.out, self.assignment, self.log = Path(out), assignment, log
         self._cache = None  # the records, read once from OUT/private/records/
         self.maxima = {q['name']: (float(q['points']) if q.get('points') is not None else None)
@@ -83,8 +81,8 @@ class Book:
             self.maxima[q] = float(assignment.possible.get(q, self.maxima.get(q) or 0))
         self.written_max = sum(self.maxima[q] or 0 for q in assignment.manual)
         self.total_max = float(assignment.max_score) + self.written_max
-        state = self._read_state()
-        self.written_digest = (state or {}).get('grades_sha256')  # grades.csv as last written
+        state = self._read_state() or {}
+        self.written_digest = state.get('grades_sha256')  # grades.csv as last written
         keyed = 'student_id' if roster is not None else None
         if state:
             if state.get('assignment') not in (None, assignment.name):
@@ -95,15 +93,24 @@ class Book:
                                 f"name): grade with a roster into a new --out")
             keyed = keyed or state.get('keyed_by')
         self.keyed_by = keyed or 'submission'
-        self.students = [dict(s) for s in roster.students] if roster is not None else \
-            (state or {}).get('students')
+        self.students = [dict(s) for s in roster.students] if roster is not None else state.get('students')
+        self.conflicts = dict(state.get('conflicts') or {})
+        self.late_policy = state.get('late_policy') if late_penalty is UNSET else late_penalty
         self.roster = roster
         self.backed_up = False
         grades = self.out / 'grades.csv'  # as it was before this run: kept before the first change
         self.original = grades.read_bytes() if grades.exists() else None
         self.columns = self._columns()
         self._check_grades_header()
-        self.written_rows = self._read_written()
+        self.read_sheets()
+
+    def read_sheets(self):
+        self.written = written_sheet(self.out, self.keyed_by, self.assignment.manual, self.maxima)
+        self.adjust = adjustments_sheet(self.out, self.keyed_by)
+
+    @property
+    def written_path(self):
+        return self.written.path
 
     # ------------------------------------------------------------------ state and records
     def _read_state(self):
@@ -118,7 +125,8 @@ class Book:
     def save_state(self):
         write_atomically(self.out / STATE, json.dumps(
             {'assignment': self.assignment.name, 'keyed_by': self.keyed_by,
-             'students': self.students, 'grades_sha256': self.written_digest}, indent=1) + '\n')
+             'students': self.students, 'grades_sha256': self.written_digest,
+             'conflicts': self.conflicts, 'late_policy': self.late_policy}, indent=1) + '\n')
 
     def _records(self):
         if self._cache is not None:
@@ -148,160 +156,126 @@ class Book:
         records[record['key']] = record
         self._cache = records
 
-    # ------------------------------------------------------------------ which files
-    def plan(self, submissions, only=None, deadline=None):
-        """[entry] for the files to grade: relpath, path, key, safe, student, late, submitted.
+    def split(self):
+        """(main records {key: record}, superseded records {main key: [record]}). Without a
+        roster, files of one LMS user graded in different runs are grouped here too."""
+        records = self._records()
+        main = {k: r for k, r in records.items() if not r.get('superseded_by')}
+        older = {}
+        for r in records.values():
+            if r.get('superseded_by'):
+                older.setdefault(r['superseded_by'], []).append(r)
+        if self.keyed_by == 'submission':
+            by_user = {}
+            for k, r in main.items():
+                ident = lms_identity(str(r.get('submission') or k))
+                if ident:
+                    by_user.setdefault(ident, []).append(k)
+            for keys in by_user.values():
+                keys.sort(key=lambda k: (str(main[k].get('submitted') or ''), k))
+                for k in keys[:-1]:
+                    older.setdefault(keys[-1], []).append(main.pop(k))
+        return main, older
 
-        Every file gets an entry: two names that clean to the same file name (`ä.ipynb`,
-        `ö.ipynb`) get distinct file names (batch.safe_stem), and a key graded before keeps the
-        file name of its record, so re-grading it (`--only`) replaces that record."""
+    # ------------------------------------------------------------------ which files
+    def plan(self, submissions, only=None, deadline=None, reset_times=False):
+        """[entry] for the files to grade: relpath, path, key, safe, student, superseded_by,
+        late, late_hours, submitted.
+
+        Every file gets an entry with a file name (`safe`) no other entry or earlier record has
+        (batch.safe_stem checks every stem taken); a key graded before keeps its stem, so
+        re-grading it (`--only`) replaces that record. The submission time is recorded the first
+        time a file is graded and kept by later re-grades (unless `reset_times`)."""
         from .batch import display_name, safe_stem
+        if self.keyed_by == 'student_id' and self.roster is None:
+            raise BookError(f"{self.out} is keyed by student id: give the --roster again")
         submissions = Path(submissions)
-        files = find_submissions(submissions, only)
-        known = {rec['key']: str(rec['safe']) for rec in self._records().values()
-                 if isinstance(rec.get('safe'), str) and rec['safe']}
+        files = find_submissions(submissions)  # all of them: who is whose needs every file
+        chosen = set(find_submissions(submissions, only)) if only else None
+        groups, self.conflicts = group(files, self.roster, submissions, self.log)
+        records = self._records()
+        known = {k: str(r['safe']) for k, r in records.items() if isinstance(r.get('safe'), str) and r['safe']}
         taken = {s.lower() for s in known.values()}  # never another key's record
-        used = set()
-        entries = []
-        for rel, student in assign(files, self.roster, submissions, self.log):
-            info = lms_name(rel)
-            late, stamp = lateness(submissions / rel, deadline, info['late'])
+        used, entries = set(), []
+        for g in groups:
+            rel, student = g['file'], g['student']
             shown = display_name(rel)
-            key = student['student_id'] if student else shown
+            sid = student['student_id'] if student else None
+            key = (sid if g['newer'] is None else f'{sid} (older file {shown})') if student else shown
+            if chosen is not None and rel not in chosen:
+                continue
             safe = known.get(key)
             if not safe or safe.lower() in used:
                 safe = safe_stem(shown if student is None else safe_name(key), taken)
             used.add(safe.lower())
-            entries.append({'submission': rel, 'path': str(submissions / rel), 'key': key,
-                            'safe': safe, 'student': student, 'late': late, 'submitted': stamp})
-        if self.keyed_by == 'student_id' and self.roster is None:
-            raise BookError(f"{self.out} is keyed by student id: give the --roster again")
+            entry = {'submission': rel, 'path': str(submissions / rel), 'key': key, 'safe': safe,
+                     'student': student, 'superseded_by': None if g['newer'] is None else
+                     (sid or display_name(g['newer']))}
+            entry.update(self._timing(records.get(key), shown, submissions / rel, deadline,
+                                      lms_name(rel)['late'], reset_times))
+            entries.append(entry)
         return entries
+
+    @staticmethod
+    def _timing(old, shown, path, deadline, lms_late, reset):
+        """late, late_hours, submitted: the record's own when this file was graded before."""
+        if old and not reset and old.get('submission') == shown and old.get('submitted'):
+            stamp = str(old['submitted'])
+            if deadline is None:  # keep what the first grading said
+                return {'late': old.get('late', ''), 'submitted': stamp,
+                        'late_hours': float(old.get('late_hours') or 0)}
+        else:
+            stamp = lateness(path, None)[1]
+        return {'late': late_at(stamp, deadline, lms_late), 'submitted': stamp,
+                'late_hours': round(late_hours(stamp, deadline), 4)}
 
     def add(self, entry, record):
         """Store one graded submission; rewrite its feedback and grades.csv."""
         record = dict(record, key=entry['key'], safe=entry['safe'], submission=entry['submission'],
                       student=entry['student'], late=entry['late'], submitted=entry['submitted'],
+                      late_hours=entry.get('late_hours', 0.0),
+                      superseded_by=entry.get('superseded_by'),
                       graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'))
+        self._keep_earlier_file(record)
         self.save_record(record)
-        self.ensure_written([record])
-        self.write_feedback(record)
+        if not record['superseded_by']:
+            self.ensure_sheets([record])
+            self.write_feedback(record)
         self.write_grades()
         return record
 
-    # ------------------------------------------------------------------ written.csv
-    @property
-    def written_path(self):
-        return self.out / 'written.csv'
-
-    def written_columns(self):
-        keys = ['student_id', 'name', 'submission'] if self.keyed_by == 'student_id' else ['submission']
-        qs = []
-        for q in self.assignment.manual:
-            qs += [q, f'{q}_comment']
-        return keys + qs + ['comment']
-
-    def _read_written(self):
-        path = self.written_path
-        if not path.exists():
-            return {}
-        try:
-            with open(path, newline='', encoding='utf-8-sig') as f:
-                reader = csv.DictReader(f)
-                header = reader.fieldnames or []
-                rows = list(reader)
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            raise BookError(f"cannot read {path} ({err}); fix it (it is yours: the grader never "
-                            f"rewrites it)") from None
-        need = [self.keyed_by] + self.assignment.manual
-        missing = [c for c in need if c not in header]
-        if missing:
-            raise BookError(f"{path} lacks the column(s) {', '.join(missing)}: its header must "
-                            f"keep {', '.join(self.written_columns())}")
-        out = {}
-        for line, r in enumerate(rows, start=2):
-            key = (r.get(self.keyed_by) or '').strip()
-            if not key:
-                continue
-            for q in self.assignment.manual:
-                v = (r.get(q) or '').strip()
-                if not v:
-                    continue
-                x = number(v)
-                top = self.maxima.get(q)
-                if x is None or x < 0 or (top is not None and x > top):
-                    raise BookError(f"{path}, line {line}, column {q}: {v!r} is not a number of "
-                                    f"points between 0 and {fmt(top or 0)}")
-            if key in out:
-                raise BookError(f"{path}: {key} has two rows (lines {out[key]['_line']} and {line}); "
-                                f"keep one")
-            out[key] = {k: (v or '') for k, v in r.items() if k is not None}
-            out[key]['_line'] = line
-        return out
-
-    def ensure_written(self, records):
-        """Create written.csv (once), or append rows for keys it lacks. Never rewrites it."""
-        path = self.written_path
-        cols = self.written_columns()
-        new = [r for r in records if r['key'] not in self.written_rows]
-        if path.exists() and not new:
+    def _keep_earlier_file(self, record):
+        """A student's newer file replaces the record of their earlier one: keep that one,
+        superseded (its score stays listed in the student's row)."""
+        from .batch import safe_stem
+        old = self._records().get(record['key'])
+        if not old or record['superseded_by'] or old.get('submission') == record['submission']:
             return
-        legacy = self._legacy_written() if not path.exists() else {}
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator='\n', extrasaction='ignore')
-        if not path.exists():
-            writer.writeheader()
-        else:
-            with open(path, newline='', encoding='utf-8-sig') as f:
-                header = next(csv.reader(f), [])
-            writer = csv.DictWriter(buf, fieldnames=header, lineterminator='\n', extrasaction='ignore')
-        for r in new:
-            student = r.get('student') or {}
-            values = {'submission': r.get('submission', r['key']),
-                      'student_id': student.get('student_id', ''), 'name': student.get('name', ''),
-                      self.keyed_by: r['key']}
-            values.update(legacy.get(r['key'], {}))
-            writer.writerow(values)
-        text = buf.getvalue()
-        if path.exists():
-            with open(path, 'rb') as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                if size:
-                    f.seek(-1, os.SEEK_END)
-                    if f.read(1) not in (b'\n', b'\r'):
-                        text = '\n' + text
-            with open(path, 'a', encoding='utf-8', newline='') as f:
-                f.write(text)
-        else:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(fd, 'w', encoding='utf-8', newline='') as f:
-                f.write(text)
-        self.written_rows = self._read_written()
+        key = f"{record['key']} (older file {old.get('submission')})"
+        taken = {str(r.get('safe', '')).lower() for r in self._records().values()} | {record['safe'].lower()}
+        self.save_record(dict(old, key=key, superseded_by=record['key'],
+                              safe=safe_stem(safe_name(key), taken)))
 
-    def _legacy_written(self):
-        """Written scores typed into an older grades.csv (as the README once said): kept."""
-        out = {}
-        for key, r in self._old_rows().items():
-            vals = {q: r.get(q, '').strip() for q in self.assignment.manual if (r.get(q) or '').strip()}
-            if vals:
-                out[key] = vals
-        return out
+    # ------------------------------------------------------------------ the instructor's sheets
+    def ensure_sheets(self, records):
+        """written.csv and adjustments.csv: created once, then only appended to."""
+        self.written.ensure(records)
+        self.adjust.ensure(records)
 
     # ------------------------------------------------------------------ grades.csv
     def _columns(self):
         keys = ['student_id', 'name', 'submission'] if self.keyed_by == 'student_id' else ['submission']
         return keys + ['status', 'score', 'max_score', 'reason'] + \
             [q['name'] for q in self.assignment.questions] + \
-            ['written', 'total', 'max_total', 'late', 'submitted']
+            ['written', 'adjustment', 'late_penalty', 'total', 'max_total', 'late', 'submitted',
+             'superseded', 'flags']
 
     def _old_rows(self):
         path = self.out / 'grades.csv'
         if not path.exists():
             return {}
         with open(path, newline='', encoding='utf-8-sig') as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
+            rows = list(csv.DictReader(f))
         key = self.keyed_by if rows and self.keyed_by in rows[0] else 'submission'
         return {r[key]: r for r in rows if r.get(key) and r.get(key) != POINTS_ROW
                 and r.get('submission') != POINTS_ROW}
@@ -321,58 +295,86 @@ class Book:
             raise BookError(f"{path} has the columns {', '.join(header)}, not those of "
                             f"{self.assignment.name} keyed by {self.keyed_by}: give another --out")
 
-    def row_of(self, rec):
+    def marks(self, rec):
+        """Written points, adjustment and late penalty of one record, and the total they make."""
         a = self.assignment
-        student = rec.get('student') or {}
-        w = self.written_rows.get(rec['key'], {})
         scores = rec.get('scores') or {}
-        status = rec.get('status', '')
         auto = rec.get('auto_score')
         if auto is None:
             auto = sum(float(scores.get(q, 0) or 0) for q in a.auto)
-        row = {'student_id': student.get('student_id', ''), 'name': student.get('name', ''),
-               'submission': rec.get('submission', rec['key']), 'status': status,
-               'score': fmt(auto), 'max_score': fmt(a.max_score),
-               'reason': ' '.join(str(rec.get('reason', '')).split())[:300],
-               'late': rec.get('late', ''), 'submitted': rec.get('submitted', '')}
-        for q in a.auto:
-            row[q] = fmt(scores.get(q, 0) or 0)
+        w = self.written.row(rec['key'])
         typed = [number(w.get(q, '')) for q in a.manual if (w.get(q) or '').strip()]
+        adj = self.adjust.row(rec['key'])
+        adjustment = number(adj.get('points', '')) if (adj.get('points') or '').strip() else None
+        penalty = policy.penalty(self.late_policy, float(rec.get('late_hours') or 0), self.total_max)
+        total = max(0.0, auto + sum(typed) + (adjustment or 0) - penalty)
+        return {'auto': auto, 'written': sum(typed) if typed else None, 'adjustment': adjustment,
+                'adjustment_reason': (adj.get('reason') or '').strip(), 'late_penalty': penalty,
+                'penalty_rule': policy.describe(self.late_policy), 'late': rec.get('late', ''),
+                'total': total, 'max_total': self.total_max}
+
+    def row_of(self, rec, older=()):
+        a = self.assignment
+        student = rec.get('student') or {}
+        m = self.marks(rec)
+        w = self.written.row(rec['key'])
+        row = {'student_id': student.get('student_id', ''), 'name': student.get('name', ''),
+               'submission': rec.get('submission', rec['key']), 'status': rec.get('status', ''),
+               'score': fmt(m['auto']), 'max_score': fmt(a.max_score),
+               'reason': ' '.join(fb.where(rec, rec.get('reason', '')).split())[:300],
+               'late': rec.get('late', ''), 'submitted': rec.get('submitted', ''),
+               'written': fmt(m['written']) if m['written'] is not None else '',
+               'adjustment': fmt(m['adjustment']) if m['adjustment'] is not None else '',
+               'late_penalty': fmt(m['late_penalty']) if m['late_penalty'] else '',
+               'total': fmt(m['total']), 'max_total': fmt(self.total_max),
+               'superseded': superseded_text(older, a.max_score),
+               'flags': '; '.join(fb.speed_lines(rec))}
+        for q in a.auto:
+            row[q] = fmt((rec.get('scores') or {}).get(q, 0) or 0)
         for q in a.manual:
             row[q] = (w.get(q) or '').strip()
-        row['written'] = fmt(sum(typed)) if typed else ''
-        row['total'] = fmt(auto + sum(typed))
-        row['max_total'] = fmt(self.total_max)
         if self.keyed_by == 'student_id' and not student:
             row['student_id'] = ''  # a file that matched no student: keyed by its name, no id
         return row
 
     def rows(self):
-        """(rows in key order, keys of rows kept from an older grades.csv)."""
-        records = self._records()
-        rows = {k: self.row_of(r) for k, r in records.items()}
+        """(rows in key order, keys of rows kept from an older grades.csv). One row per student
+        (or per file without a roster); every key is its CSV cell text."""
+        main, older = self.split()
+        rows = {cell(k): self.row_of(r, older.get(k, ())) for k, r in main.items()}
         kept = []
         for key, old in self._old_rows().items():
-            if key in rows:
-                continue
-            scores = {q: number(old.get(q, '')) or 0 for q in self.assignment.auto}
-            auto = number(old.get('score', ''))
-            pseudo = {'key': key, 'status': old.get('status', ''), 'reason': old.get('reason', ''),
-                      'scores': scores, 'auto_score': auto if auto is not None else sum(scores.values()),
-                      'submission': old.get('submission', key), 'late': old.get('late', ''),
-                      'submitted': old.get('submitted', ''),
-                      'student': {'student_id': old.get('student_id', ''), 'name': old.get('name', '')}}
-            if old.get('status') == 'missing':
-                continue  # recomputed from the roster below
-            rows[key] = self.row_of(pseudo)
+            if key in rows or old.get('status') in ('missing', 'conflict'):
+                continue  # missing and conflict rows are recomputed from the roster below
+            rows[key] = self._kept_row(key, old)
             kept.append(key)
         for s in self.students or []:
-            if s['student_id'] not in rows:
-                rows[s['student_id']] = {'student_id': s['student_id'], 'name': s.get('name', ''),
-                                         'submission': '', 'status': 'missing',
-                                         'reason': 'no submission found', 'max_score': fmt(self.assignment.max_score),
-                                         'max_total': fmt(self.total_max)}
+            if cell(s['student_id']) not in rows:
+                conflict = self.conflicts.get(s['student_id'])
+                rows[cell(s['student_id'])] = {
+                    'student_id': s['student_id'], 'name': s.get('name', ''), 'submission': '',
+                    'status': 'conflict' if conflict else 'missing',
+                    'reason': conflict or 'no submission found',
+                    'max_score': fmt(self.assignment.max_score), 'max_total': fmt(self.total_max),
+                    'superseded': superseded_text(older.get(s['student_id'], ()), self.assignment.max_score)}
+        self._flag_names(rows)
         return [rows[k] for k in sorted(rows)], kept
+
+    def _kept_row(self, key, old):
+        scores = {q: number(old.get(q, '')) or 0 for q in self.assignment.auto}
+        auto = number(old.get('score', ''))
+        pseudo = {'key': key, 'status': old.get('status', ''), 'reason': old.get('reason', ''),
+                  'scores': scores, 'auto_score': auto if auto is not None else sum(scores.values()),
+                  'submission': old.get('submission', key), 'late': old.get('late', ''),
+                  'submitted': old.get('submitted', ''),
+                  'student': {'student_id': old.get('student_id', ''), 'name': old.get('name', '')}}
+        return self.row_of(pseudo)
+
+    def _flag_names(self, rows):
+        """Look-alike names (names.py) added to each row's flags."""
+        found = names.flags({k: [r.get('name', ''), r.get('submission', '')] for k, r in rows.items()})
+        for k, extra in found.items():
+            rows[k]['flags'] = '; '.join(x for x in [rows[k].get('flags', '')] + extra if x)
 
     def points_row(self):
         row = {c: '' for c in self.columns}
@@ -393,7 +395,7 @@ class Book:
         writer.writeheader()
         writer.writerow(self.points_row())
         for r in rows:
-            writer.writerow({c: r.get(c, '') for c in self.columns})
+            writer.writerow({c: cell(r.get(c, '')) for c in self.columns})
         return out.getvalue()
 
     def write_grades(self):
@@ -419,28 +421,40 @@ class Book:
         return path
 
     # ------------------------------------------------------------------ feedback
-    def write_feedback(self, record):
-        text = fb.render(record, self.assignment, self.written_rows.get(record['key']),
+    def feedback_text(self, record):
+        return fb.render(record, self.assignment, self.written.row(record['key']),
                          name=record.get('submission') if self.keyed_by == 'submission' else
-                         f"{record['key']} ({record.get('submission')})")
+                         f"{record['key']} ({record.get('submission')})", marks=self.marks(record))
+
+    def write_feedback(self, record):
+        text = self.feedback_text(record)
         path = self.out / 'feedback' / f"{record['safe']}.md"
         if not path.exists() or path.read_text(encoding='utf-8') != text:
             write_atomically(path, text)
 
     def refresh(self):
-        """Re-read written.csv; rewrite grades.csv and every feedback file that changed."""
-        self.written_rows = self._read_written()
-        records = self._records()
+        """Re-read written.csv and adjustments.csv; rewrite grades.csv and every feedback file
+        that changed."""
+        self.read_sheets()
+        main, _ = self.split()
         legacy = [{'key': k, 'submission': r.get('submission') or k,
                    'student': {'student_id': r.get('student_id', ''), 'name': r.get('name', '')}}
-                  for k, r in self._old_rows().items() if k not in records and r.get('status') != 'missing']
-        self.ensure_written(list(records.values()) + legacy)
-        for rec in records.values():
+                  for k, r in self._old_rows().items()
+                  if k not in {cell(m) for m in main} and r.get('status') not in ('missing', 'conflict')]
+        self.ensure_sheets(list(main.values()) + legacy)
+        for rec in main.values():
             self.write_feedback(rec)
         return self.write_grades()
 
 
-def open_book(out, assignment, roster_path=None, log=print):
+def superseded_text(older, max_score):
+    """'file (3/5, submitted 2026-...)' for each older file of a student, oldest first."""
+    items = sorted(older, key=lambda r: str(r.get('submitted') or ''))
+    return '; '.join(f"{r.get('submission')} ({fmt(sum(float(v or 0) for v in (r.get('scores') or {}).values()))}"
+                     f"/{fmt(max_score)}, submitted {r.get('submitted') or '?'})" for r in items)
+
+
+def open_book(out, assignment, roster_path=None, log=print, late_penalty=UNSET):
     from .roster import Roster
     roster = Roster(roster_path) if roster_path else None
-    return Book(out, assignment, roster=roster, log=log)
+    return Book(out, assignment, roster=roster, log=log, late_penalty=late_penalty)

@@ -3,75 +3,24 @@
 `python -m grading report ASSIGNMENT OUT` reads OUT/private/records/ and OUT/written.csv and writes
 one self-contained HTML page: status counts, the distribution of totals (a PNG drawn with
 matplotlib, embedded), per question the mean, full marks, zeros and the tests that fail most with
-the reasons each failed, and pairs of submissions whose own code is identical or nearly so.
+the reasons each failed, every student's row (the reason with the cell numbers of the feedback,
+lateness, superseded files, flags: look-alike names, unusually fast questions, LMS conflicts),
+and pairs of submissions whose own code is identical or nearly so (similarity.py).
 matplotlib is imported only inside `score_plot` (so `python -m grading --help` never imports it).
 """
 import base64
 import html
 import io
-import itertools
-import re
 import statistics
-import tokenize
 from collections import Counter
 
 from . import feedback as fb
 
-SIMILAR = 0.8        # Jaccard similarity of code shingles that gets listed
-MIN_TOKENS = 30      # less own code than this is not compared (untouched notebooks are alike)
-SHINGLE = 5
+from .similarity import MIN_CHARS, SIMILAR, similar_pairs
 
 
 def esc(x):
     return html.escape(str(x), quote=True)
-
-
-# ----------------------------------------------------------------------------- similarity
-
-def code_tokens(source):
-    """Tokens of Python code without comments, whitespace or notebook magics."""
-    lines = [l for l in source.splitlines() if not l.lstrip().startswith(('%', '!'))]
-    text = '\n'.join(lines) + '\n'
-    out = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                            tokenize.DEDENT, tokenize.ENDMARKER):
-                continue
-            out.append(tok.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        out = re.findall(r'\w+|[^\w\s]', re.sub(r'#.*', '', text))
-    return out
-
-
-def own_code(records):
-    """{key: [tokens]} of each submission's code lines that most of the class does not share
-    (the notebook's given code is in everyone's, so it is left out)."""
-    norm = lambda l: ' '.join(code_tokens(l)) if l.strip() else ''  # noqa: E731
-    per = {}
-    for key, rec in records.items():
-        lines = [norm(l) for src in rec.get('code') or [] for l in src.splitlines()]
-        per[key] = [l for l in lines if l]
-    counts = Counter(l for lines in per.values() for l in set(lines))
-    common = {l for l, n in counts.items() if n > max(1, len(per) // 2)}
-    return {k: ' '.join(l for l in lines if l not in common).split() for k, lines in per.items()}
-
-
-def similar_pairs(records, threshold=SIMILAR):
-    """[(similarity, key_a, key_b)] for pairs at or above `threshold`, most similar first."""
-    tokens = own_code(records)
-    shingles = {}
-    for k, toks in tokens.items():
-        if len(toks) >= MIN_TOKENS:
-            shingles[k] = {tuple(toks[i:i + SHINGLE]) for i in range(len(toks) - SHINGLE + 1)}
-    pairs = []
-    for a, b in itertools.combinations(sorted(shingles), 2):
-        sa, sb = shingles[a], shingles[b]
-        sim = len(sa & sb) / len(sa | sb) if sa | sb else 0.0
-        if sim >= threshold:
-            pairs.append((round(sim, 3), a, b))
-    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
-    return pairs, len(shingles)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -153,12 +102,26 @@ def score_plot(totals, maximum):
 
 # ----------------------------------------------------------------------------- the page
 
+def student_table(rows):
+    """One line per row of grades.csv: what the instructor answers questions from."""
+    h = ['<h2>Students</h2><table><tr><th>student</th><th>status</th><th>total</th>'
+         '<th>why</th><th>late</th><th>superseded files (score)</th><th>flags</th></tr>']
+    for r in rows:
+        who = ' '.join(x for x in (r.get('student_id'), r.get('name'), r.get('submission')) if x)
+        h.append(f"<tr><td>{esc(who)}</td><td>{esc(r.get('status', ''))}</td>"
+                 f"<td>{esc(r.get('total', ''))}</td><td>{esc(r.get('reason', ''))}</td>"
+                 f"<td>{esc(r.get('late', ''))}</td><td>{esc(r.get('superseded', ''))}</td>"
+                 f"<td>{esc(r.get('flags', ''))}</td></tr>")
+    h.append('</table>')
+    return h
+
+
 def build(book):
     """Write OUT/report.html; returns its path and a summary dict (what the tests check)."""
-    records = book.records()
+    records, older = book.split()
     rows, _ = book.rows()
     status = Counter(r.get('status') or '?' for r in rows)
-    graded = [r for r in rows if r.get('status') not in ('missing', '')]
+    graded = [r for r in rows if r.get('status') not in ('missing', 'conflict', '')]
     totals = [fb_number(r.get('total')) for r in graded]
     totals = [t for t in totals if t is not None]
     stats = question_stats(book, records, graded)
@@ -177,7 +140,9 @@ def build(book):
          '<h2>Status counts</h2><table><tr><th>status</th><th>submissions</th></tr>']
     for s, n in sorted(status.items(), key=lambda kv: -kv[1]):
         h.append(f'<tr><td>{esc(s)}</td><td>{n}</td></tr>')
-    h.append(f'<tr><td>late</td><td>{len(late)}</td></tr></table>')
+    h.append(f'<tr><td>late</td><td>{len(late)}</td></tr>')
+    h.append(f'<tr><td>superseded (older files of a student: listed in the row, not counted)</td>'
+             f'<td>{sum(len(v) for v in older.values())}</td></tr></table>')
     h.append('<h2>Score distribution</h2>')
     if totals:
         h.append(f'<p>{len(totals)} graded; total (auto + written) of {fb.fmt(book.total_max)}: '
@@ -207,11 +172,13 @@ def build(book):
             h.append(f"<tr><td>{esc(t['label'])}</td><td>{t['fails']} of {t['runs']}</td>"
                      f"<td><pre>{esc(t['code'])}</pre></td><td><ul>{why}</ul></td></tr>")
         h.append('</table>')
+    h += student_table(rows)
     h.append('<h2>Similar code</h2>')
-    h.append(f'<p class="note">A hint, not a verdict: pairs whose own code (lines that most of '
-             f'the class does not share, comments and spacing ignored) has a Jaccard similarity of '
-             f'{SHINGLE}-token shingles of at least {SIMILAR}. {compared} submissions had enough '
-             f'own code ({MIN_TOKENS} tokens) to compare. Read both before concluding anything: a '
+    h.append(f'<p class="note">A hint, not a verdict: pairs where at least {SIMILAR:.0%} of one '
+             f'submission\'s own code (every code cell, lines most of the class shares left out) '
+             f'is found in the other\'s, by copydetect\'s MOSS-style fingerprints with variable '
+             f'names, comments and spacing ignored. {compared} submissions had enough own code '
+             f'({MIN_CHARS} characters) to compare. Read both before concluding anything: a '
              f'short question has few ways to be answered.</p>')
     if pairs:
         h.append('<table><tr><th>similarity</th><th>submission</th><th>submission</th></tr>')
@@ -225,4 +192,5 @@ def build(book):
     path = book.out / 'report.html'
     path.write_text('\n'.join(h), encoding='utf-8')
     return path, {'status': dict(status), 'totals': totals, 'questions': stats,
-                  'failures': failures, 'similar': pairs, 'late': len(late)}
+                  'failures': failures, 'similar': pairs, 'late': len(late),
+                  'superseded': sum(len(v) for v in older.values())}

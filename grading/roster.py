@@ -162,51 +162,90 @@ class Roster:
 
     def match(self, relpath):
         """The student (dict) a submitted file belongs to, or None."""
+        return self.match_how(relpath)[0]
+
+    def match_how(self, relpath):
+        """(student or None, how: 'file', 'lms_id', 'name' or 'student_id')."""
         base = relpath.split('/')[-1]
         for s in self.students:
             f = s.get('file')
             if f and f in (relpath, base, relpath.split('/')[0]):
-                return s
+                return s, 'file'
         info = lms_name(relpath)
+        column = 'canvas_id' if info['lms'] == 'canvas' else 'moodle_id'
         if info['lms_id']:
-            column = 'canvas_id' if info['lms'] == 'canvas' else 'moodle_id'
             hits = [s for s in self.students if s.get(column) == info['lms_id']]
             if len(hits) == 1:
-                return hits[0]
+                return hits[0], 'lms_id'
         if info['name']:
             key = squash(info['name'])
-            hits = [s for s in self.students if s.get('name') and key in name_keys(s['name'])]
+            # never by name when the roster gives this student another id in that LMS: the
+            # file then belongs to someone who took the student's name
+            hits = [s for s in self.students if s.get('name') and key in name_keys(s['name'])
+                    and not (info['lms_id'] and s.get(column) and s[column] != info['lms_id'])]
             if len(hits) == 1:
-                return hits[0]
+                return hits[0], 'name'
         stem = squash(Path(base).stem)  # a plain file named after the student id
         hits = [s for s in self.students if squash(s['student_id']) == stem]
-        return hits[0] if len(hits) == 1 else None
+        return (hits[0], 'student_id') if len(hits) == 1 else (None, None)
 
 
-def assign(files, roster, folder, log):
-    """[(relpath, student or None)] keeping, per student, only the newest file (the others are
-    reported). Without a roster every file stands for itself."""
-    if roster is None:
-        return [(f, None) for f in files]
-    chosen, unmatched = {}, []
+def lms_identity(relpath):
+    """('canvas'|'moodle', user id) from a download name, or None."""
+    info = lms_name(relpath)
+    return (info['lms'], info['lms_id']) if info['lms_id'] else None
+
+
+def group(files, roster, folder, log):
+    """Who each file belongs to: ([{'file', 'student', 'newer'}], {student id: conflict}).
+
+    Per student (or, without a roster, per LMS user id in the download names) the newest file
+    is graded as the student's (`newer` None); the older ones are graded too, with `newer` the
+    file that supersedes them, so that their scores can be listed but never exported. Two files
+    matched to one student only by name whose download names carry different LMS user ids (a
+    classmate who took the student's name) are a conflict: both are graded under their own file
+    names, and the student's row says so; neither is graded as the student."""
+    owner, how = {}, {}
     for f in files:
-        s = roster.match(f)
-        if s is None:
-            unmatched.append(f)
-            continue
-        prev = chosen.get(s['student_id'])
-        if prev is None:
-            chosen[s['student_id']] = f
+        if roster is not None:
+            s, way = roster.match_how(f)
+            owner[f], how[f] = (s['student_id'] if s else None), way
         else:
-            newer = max(prev, f, key=lambda p: (own_mtime(Path(folder, p)), p))
-            older = prev if newer == f else f
-            log(f"warning: {s['student_id']} has two files: grading the newer {newer}, "
-                f"not {older}")
-            chosen[s['student_id']] = newer
-    for f in unmatched:
-        log(f"warning: {f} matches no student of the roster: graded under its file name")
-    by_file = {f: roster.by_id[sid] for sid, f in chosen.items()}
-    return [(f, by_file.get(f)) for f in files if f in by_file or f in unmatched]
+            ident = lms_identity(f)
+            owner[f], how[f] = (ident if ident else None), 'lms_id'
+    conflicts = {}
+    by_owner = {}
+    for f in files:
+        if owner[f] is not None:
+            by_owner.setdefault(owner[f], []).append(f)
+    for sid, mine in by_owner.items():
+        ids = {lms_identity(f) for f in mine if how[f] == 'name' and lms_identity(f)}
+        if roster is not None and len(ids) > 1:
+            shown = ', '.join(f'{lms} {i}' for lms, i in sorted(ids))
+            conflicts[sid] = (f"{len(mine)} files carry this student's name from different LMS "
+                              f"users ({shown}): none is graded as this student; add canvas_id/"
+                              f"moodle_id to the roster (or the column file) and grade again")
+            log(f"warning: {sid}: {conflicts[sid]} ({', '.join(mine)})")
+            for f in mine:
+                owner[f] = None
+    out = []
+    for sid, mine in by_owner.items():
+        if sid in conflicts:
+            continue
+        newest = max(mine, key=lambda p: (own_mtime(Path(folder, p)), p))
+        for f in mine:
+            if f != newest:
+                log(f"warning: {sid if roster else newest} has two files: {newest} is graded as "
+                    f"theirs, the older {f} is listed as superseded")
+        out += [{'file': f, 'student': roster.by_id[sid] if roster is not None else None,
+                 'newer': None if f == newest else newest} for f in mine]
+    for f in files:
+        if owner[f] is None:
+            if roster is not None:
+                log(f"warning: {f} matches no student of the roster: graded under its file name")
+            out.append({'file': f, 'student': None, 'newer': None})
+    order = {f: i for i, f in enumerate(files)}
+    return sorted(out, key=lambda e: order[e['file']]), conflicts
 
 
 def parse_deadline(text):
@@ -235,9 +274,23 @@ def lateness(path, deadline, lms_late=False):
     UTC; a link's own, see own_mtime)."""
     mtime = dt.datetime.fromtimestamp(own_mtime(path), dt.timezone.utc)
     stamp = mtime.isoformat(timespec='seconds')
-    if deadline is not None and mtime > deadline:
-        hours = (mtime - deadline).total_seconds() / 3600
-        return (f'{hours:.1f} h' if hours >= 0.1 else f'{(mtime - deadline).total_seconds():.0f} s'), stamp
-    if lms_late:
-        return 'LMS says late', stamp
-    return '', stamp
+    return late_at(stamp, deadline, lms_late), stamp
+
+
+def late_at(stamp, deadline, lms_late=False):
+    """How late a submission made at `stamp` (ISO) is: '' if on time, '2.5 h', or 'LMS says late'."""
+    hours = late_hours(stamp, deadline)
+    if hours:
+        return f'{hours:.1f} h' if hours >= 0.1 else f'{hours * 3600:.0f} s'
+    return 'LMS says late' if lms_late else ''
+
+
+def late_hours(stamp, deadline):
+    """Hours after the deadline (0.0 when on time or unknown)."""
+    try:
+        when = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return 0.0
+    if deadline is None or when.tzinfo is None or when <= deadline:
+        return 0.0
+    return (when - deadline).total_seconds() / 3600

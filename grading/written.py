@@ -62,7 +62,7 @@ def write_pages(book):
     a = book.assignment
     folder = book.out / 'written'
     (folder / 'img').mkdir(parents=True, exist_ok=True)
-    records = book.records()
+    records, _ = book.split()  # a student's superseded files are not graded by hand
     pages = []
     index = ['# Written questions', '',
              f'Assignment: {fb.plain(a.name)}. Type points and comments in `{book.written_path}` '
@@ -82,7 +82,7 @@ def write_pages(book):
             cells, source = notebook_cells(book, rec)
             if not prompt and cells:
                 prompt = prompt_of(cells, q)
-            row = book.written_rows.get(key, {})
+            row = book.written.row(key)
             points, comment = (row.get(name) or '').strip(), (row.get(f'{name}_comment') or '').strip()
             n_points += bool(points)
             who = f"{key}" + (f" ({rec.get('submission')})" if rec.get('submission') != key else '')

@@ -11,8 +11,10 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
+import zipfile
 
 import nbformat
 import pytest
@@ -206,17 +208,30 @@ def test_written_pages_show_answers_next_to_points(graded_twice):
 
 # ----------------------------------------------------------------------------- roster, report, LMS
 
+RENAMED = OWN.replace('values', 'vals').replace('checks', 'lookup').replace('acc', 'running')  # q3's is table
+
+
 @pytest.fixture(scope='module')
 def lms_class(tiny, tmp_path_factory):
+    """A roster class from Moodle and Canvas downloads, with the hostile cases: a student's
+    older file, a classmate who took a student's name (two Moodle ids, roster without them),
+    a file named like another's hashed stem, formula and look-alike roster names, a renamed
+    copy; then a re-grade of an on-time file touched today."""
+    from grading.batch import safe_stem
     student, autograder = tiny
     base = tmp_path_factory.mktemp('lms')
     subs, out = base / 'download', base / 'out'
     (subs / 'Ada Lovelace_101_assignsubmission_file_').mkdir(parents=True)
+    hashed = safe_stem('Zoë.ipynb', set())
     files = {
         'Ada Lovelace_101_assignsubmission_file_/exercise.ipynb': notebook(student, RIGHT, 'Pairs.', [OWN]),
-        'Alan Turing_102_assignsubmission_file_exercise.ipynb': notebook(student, RIGHT, 'Pairs!', [OWN]),
+        'Ada Lovelace_101_assignsubmission_file_/exercise-draft.ipynb': None,  # her older file
+        'Alan Turing_102_assignsubmission_file_exercise.ipynb': notebook(student, RIGHT, 'Pairs!', [RENAMED]),
         'hoppergrace_LATE_5553_9001_exercise.ipynb': notebook(student, PARTLY, 'Gauss.'),
         'knuthdonald_5554_9002_exercise.ipynb': notebook(student, BROKEN),
+        'Zoe Ng_201_assignsubmission_file_ex.ipynb': None,   # Zoe's own
+        'Zoe Ng_202_assignsubmission_file_ex.ipynb': None,   # a classmate renamed "Zoe Ng"
+        'Zoë.ipynb': None, f'{hashed}.ipynb': None,          # on no roster; names collide once cleaned
     }
     deadline = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
     files['stranger.ipynb'] = None  # on no roster, and not even a notebook
@@ -225,7 +240,7 @@ def lms_class(tiny, tmp_path_factory):
             (subs / name).write_text('')
         else:
             nbformat.write(nb, subs / name)
-        when = deadline - dt.timedelta(hours=1)
+        when = deadline - dt.timedelta(hours=1 if 'draft' not in name else 30)
         if name.startswith('knuth'):
             when = deadline + dt.timedelta(hours=3)
         os.utime(subs / name, (when.timestamp(), when.timestamp()))
@@ -235,9 +250,12 @@ def lms_class(tiny, tmp_path_factory):
                       'S2,Alan Turing,alan@uni.org,102,,A,alan\n'
                       'S3,"Hopper, Grace",grace@uni.org,,5553,B,grace\n'
                       'S4,Donald Knuth,don@uni.org,,5554,B,don\n'
-                      'S5,Edsger Dijkstra,ed@uni.org,,5555,B,ed\n')
-    graded = run_grader(autograder, subs, '--out', out, '--roster', roster,
-                        '--deadline', deadline.isoformat(), *LIMITS)
+                      'S5,Edsger Dijkstra,ed@uni.org,,5555,B,ed\n'
+                      'S6,Zoe Ng,zoe@uni.org,,,B,zoe\n'
+                      'S7,"=HYPERLINK(""http://x.example"",""y"")",-s7@uni.org,,,B,s7\n'
+                      'S8,\u0410lan Turing,alan2@uni.org,,,B,alan2\n', encoding='utf-8')
+    common = ('--roster', roster, '--deadline', deadline.isoformat(), *LIMITS)
+    graded = run_grader(autograder, subs, '--out', out, *common)
     rows = read_csv(out / 'written.csv')
     for r in rows:
         r['q4'] = {'S1': '2', 'S2': '1'}.get(r['student_id'], '0' if r['student_id'] in ('S3', 'S4') else '')
@@ -245,10 +263,14 @@ def lms_class(tiny, tmp_path_factory):
         w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator='\n')
         w.writeheader()
         w.writerows(rows)
+    # the instructor fixes Alan's notebook today (its file time is now) and re-grades it
+    os.utime(subs / 'Alan Turing_102_assignsubmission_file_exercise.ipynb')
+    regrade = run_grader(autograder, subs, '--out', out, '--only',
+                         'Alan Turing_102_assignsubmission_file_exercise.ipynb', *common)
     report = run_grader('report', autograder, out)
     export = run_grader('export', autograder, out, '--canvas-column', 'Exercise 9 (4242)',
-                        '--moodle-item', 'Exercise 9')
-    return dict(graded=graded, report=report, export=export, out=out)
+                        '--moodle-item', 'Exercise 9', '--moodle-feedback-zip', '--canvas-feedback')
+    return dict(graded=graded, regrade=regrade, report=report, export=export, out=out, hashed=hashed)
 
 
 def test_roster_keys_rows_by_student_and_flags_late_and_missing(lms_class):
@@ -256,50 +278,83 @@ def test_roster_keys_rows_by_student_and_flags_late_and_missing(lms_class):
     rows = read_csv(lms_class['out'] / 'grades.csv')
     assert list(rows[0])[:3] == ['student_id', 'name', 'submission']
     assert rows[0]['student_id'] == 'Points Possible'
-    grades = by(rows[1:], 'student_id')
-    assert set(grades) == {'S1', 'S2', 'S3', 'S4', 'S5', ''}
-    stranger = grades['']
-    assert stranger['submission'] == 'stranger.ipynb' and stranger['status'] == 'unreadable'
+    grades = by([r for r in rows[1:] if r['student_id']], 'student_id')
+    files = by([r for r in rows[1:] if not r['student_id']], 'submission')
+    assert set(grades) == {'S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8'}
+    hashed = lms_class['hashed'] + '.ipynb'
+    assert set(files) == {'stranger.ipynb', 'Zoë.ipynb', hashed, 'Zoe Ng_201_assignsubmission_file_ex.ipynb',
+                          'Zoe Ng_202_assignsubmission_file_ex.ipynb'}
+    assert files['stranger.ipynb']['status'] == 'unreadable'
     assert 'stranger.ipynb matches no student' in lms_class['graded'].stdout + lms_class['graded'].stderr
     assert grades['S1']['submission'] == 'Ada Lovelace_101_assignsubmission_file_/exercise.ipynb'
+    assert grades['S1']['superseded'].startswith('Ada Lovelace_101_assignsubmission_file_/exercise-draft.ipynb (0/5')
     assert grades['S1']['score'] == '5' and grades['S3']['score'] != '5'
     assert grades['S4']['late'] == '3.0 h'
     assert grades['S3']['late'] == 'LMS says late'  # Canvas's _LATE_ in the name
     assert grades['S1']['late'] == grades['S2']['late'] == ''
     assert grades['S5']['status'] == 'missing' and grades['S5']['total'] == ''
+    assert grades['S6']['status'] == 'conflict' and 'moodle 201, moodle 202' in grades['S6']['reason']
+    assert grades['S7']['name'].startswith("'=HYPERLINK(")  # shown as text, never run
+    assert 'U+0410 CYRILLIC CAPITAL LETTER A' in grades['S8']['flags']
+    assert 'looks like another' in grades['S2']['flags']
     assert (lms_class['out'] / 'feedback' / 'S1.md').exists()
+    records = [json.loads(p.read_text()) for p in (lms_class['out'] / 'private' / 'records').glob('*.json')]
+    stems = {r['key']: r['safe'] for r in records}
+    assert stems['Zoë.ipynb'].lower() != stems[hashed].lower()
+    assert len({s.lower() for s in stems.values()}) == len(stems)
+
+
+def test_a_regrade_of_an_on_time_file_touched_today_stays_on_time(lms_class):
+    assert lms_class['regrade'].returncode == 0, lms_class['regrade'].stderr[-3000:]
+    assert '1 submission(s) to grade' in lms_class['regrade'].stdout
+    alan = by([r for r in read_csv(lms_class['out'] / 'grades.csv')[1:] if r['student_id']], 'student_id')['S2']
+    assert alan['late'] == '' and alan['submitted'] == '2026-11-20T11:00:00+00:00' and alan['score'] == '5'
 
 
 def test_class_report(lms_class):
     assert lms_class['report'].returncode == 0, lms_class['report'].stderr[-3000:]
     page = (lms_class['out'] / 'report.html').read_text()
     assert 'data:image/png;base64,' in page  # the score distribution
-    assert '<tr><td>ok</td><td>3</td></tr>' in page and '<tr><td>missing</td><td>1</td></tr>' in page
+    assert '<tr><td>ok</td><td>3</td></tr>' in page and '<tr><td>missing</td><td>3</td></tr>' in page
     assert '<tr><td>error</td><td>1</td></tr>' in page and '<tr><td>late</td><td>2</td></tr>' in page
+    assert '<tr><td>conflict</td><td>1</td></tr>' in page
     # per question: q1 full marks for S1, S2; zero for S4 (and S3: 55 is not an int: 1 of 2)
     assert '<tr><td>q4</td><td>written</td><td>2</td><td>4</td><td>0.75</td><td>1</td><td>2</td></tr>' in page
     # why the hidden tests failed, with who
     assert 'hidden-marker-q2' in page and 'S3' in page
-    # the two identical submissions (same own code) are flagged, and only they
+    assert 'exercise-draft.ipynb (0/5' in page and 'U+0410' in page
+    # the renamed copy (S2 renamed S1's variables) is flagged, and only it
     similar = page.split('<h2>Similar code</h2>')[1]
-    assert '<td>identical</td><td>S1</td><td>S2</td>' in similar
+    assert re.search(r'<td>(identical|0\.[89]\d*)</td><td>S1</td><td>S2</td>', similar), similar
     assert similar.count('<tr><td>') == 1
 
 
 def test_canvas_and_moodle_exports(lms_class):
     assert lms_class['export'].returncode == 0, lms_class['export'].stderr[-3000:]
-    grades = by(read_csv(lms_class['out'] / 'grades.csv')[1:], 'student_id')
-    with open(lms_class['out'] / 'export' / 'canvas.csv', newline='') as f:
+    grades = by([r for r in read_csv(lms_class['out'] / 'grades.csv')[1:] if r['student_id']], 'student_id')
+    export = lms_class['out'] / 'export'
+    with open(export / 'canvas.csv', newline='') as f:
         canvas = list(csv.reader(f))
     assert canvas[0] == ['Student', 'ID', 'SIS User ID', 'SIS Login ID', 'Section', 'Exercise 9 (4242)']
     rows = {r[2]: r for r in canvas[1:]}
     assert rows['S3'][:5] == ['Hopper, Grace', '5553', 'S3', 'grace', 'B']
     assert rows['S1'][5] == grades['S1']['total'] == '7'
-    assert rows['S2'][5] == '6' and rows['S5'][5] == ''  # no submission: left blank
-    with open(lms_class['out'] / 'export' / 'moodle.csv', newline='') as f:
+    assert rows['S2'][5] == '6'
+    with open(export / 'moodle.csv', newline='') as f:
         moodle = list(csv.reader(f))
     assert moodle[0] == ['ID number', 'Email address', 'Full name', 'Exercise 9']
     rows = {r[0]: r for r in moodle[1:]}
     assert rows['S4'][1] == 'don@uni.org' and rows['S4'][3] == grades['S4']['total']
-    assert len(moodle) == 6 and len(canvas) == 6  # the file without a student is left out, and said
-    assert 'leave' in lms_class['export'].stderr and 'stranger.ipynb' in lms_class['export'].stderr
+    # one row per student with a grade: no file (S5, S7, S8) or a conflict (S6) is left out, and said
+    assert sorted(rows) == ['S1', 'S2', 'S3', 'S4'] and len(canvas) == 5
+    assert 'stranger.ipynb' in lms_class['export'].stderr and 'S5' in lms_class['export'].stderr
+    with zipfile.ZipFile(export / 'moodle-feedback.zip') as zf:
+        names = sorted(zf.namelist())
+        # each file to the Moodle participant whose download it came from: the two files of the
+        # conflict go to their own senders (201, 202), neither to the other
+        assert names == ['Ada Lovelace_101_assignsubmission_file_/feedback.md',
+                         'Alan Turing_102_assignsubmission_file_/feedback.md',
+                         'Zoe Ng_201_assignsubmission_file_/feedback.md',
+                         'Zoe Ng_202_assignsubmission_file_/feedback.md']
+        assert zf.read(names[0]).decode() == (lms_class['out'] / 'feedback' / 'S1.md').read_text()
+    assert sorted(p.name for p in (export / 'canvas-feedback').iterdir()) == ['5553.md', '5554.md']
