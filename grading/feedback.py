@@ -439,9 +439,9 @@ def _hidden_lines(place, cases):
         if c.get('passed'):
             continue
         hint = ' '.join(str(c.get('hint') or '').split())
-        what = (f'hint: {plain(hint, 500)}' if hint else
-                f"{hidden_kind(c.get('message', ''))} (the hidden tests are not shown)")
-        block += [f"Hidden test {number} of {len(hidden)} for {place} failed: {what}.", '']
+        head = f"Hidden test {number} of {len(hidden)} for {place} failed"
+        block += [f"{head}. Hint: {plain(hint, 500)}" if hint else
+                  f"{head}: {hidden_kind(c.get('message', ''))} (the hidden tests are not shown).", '']
     return block
 
 

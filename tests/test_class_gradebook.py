@@ -308,7 +308,7 @@ def test_hidden_tests_show_their_hint_or_the_kind_of_check_never_the_code(assign
          'hint': 'Use 5 evenly spaced points from 0 to 1.'},
         {'hidden': True, 'passed': False, 'points': 0.5, 'message': secret}]})
     text = feedback.render(rec, assignment)
-    assert 'Hidden test 1 of 2 for q2 failed: hint: Use 5 evenly spaced points from 0 to 1.' in text
+    assert 'Hidden test 1 of 2 for q2 failed. Hint: Use 5 evenly spaced points from 0 to 1.\n' in text
     assert 'Hidden test 2 of 2 for q2 failed: a check of your result did not hold' in text
     assert 'SECRET' not in text and 'grid[1]' not in text
 
