@@ -115,3 +115,10 @@ def test_batch_curves_plot_every_batch_and_blank_images_keep_the_labels():
     assert [list(line.get_xdata()) for line in loss_axes.lines[:2]] == [[1, 2, 3]] * 2
     assert [t.get_text() for t in loss_axes.get_legend().get_texts()] == ['real', 'blank', '2.303']
     matplotlib.pyplot.close('all')
+
+
+def test_a_block_diagram_says_how_to_read_the_shapes_on_its_arrows():
+    for fig in (utils.draw_blocks(utils.lenet(), (1, 28, 28)).figure,
+                utils.compare_blocks({'LeNet': (utils.lenet(), (1, 28, 28))})):
+        assert any('channels×height×width' in t.get_text() for t in fig.texts)
+    matplotlib.pyplot.close('all')

@@ -11,6 +11,7 @@
 Every label goes through `utils.i18n.translate`, so the figures speak the reader's language.
 """
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -154,34 +155,44 @@ def draw_blocks(net, input_shape, ax=None, title=None):
     layer does; between two boxes, the shape of the data that flows (channels×height×width, or
     the number of values). Returns the axes."""
     rows = _block_rows(net, input_shape)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 0.62 * len(rows) + 0.6))
+    alone = ax is None
+    if alone:
+        _, ax = plt.subplots(figsize=(5.0, 0.62 * len(rows) + 0.9))
     for i, (kind, text, shape) in enumerate(rows):
         y = -i * 1.6
-        ax.add_patch(FancyBboxPatch((-1.5, y - 0.45), 3.0, 0.9, boxstyle='round,pad=0,rounding_size=0.15',
+        ax.add_patch(FancyBboxPatch((-1.8, y - 0.45), 3.6, 0.9, boxstyle='round,pad=0,rounding_size=0.15',
                                     facecolor=LIGHT.get(kind, '#e0dcef'),
                                     edgecolor=COLORS.get(kind, '#8172b3'), linewidth=1.2))
-        ax.text(0, y, text, ha='center', va='center', fontsize=8)
+        ax.text(0, y, text, ha='center', va='center', fontsize=8 if len(text) < 48 else 7)
         ax.annotate('', xy=(0, y - 1.15), xytext=(0, y - 0.45),
                     arrowprops=dict(arrowstyle='->', color='#555555', lw=1))
         ax.text(0.1, y - 0.8, _dims(shape), va='center', fontsize=7.5, color='#333333')
-    ax.set_xlim(-1.6, 1.6)
+    ax.set_xlim(-1.9, 1.9)
     ax.set_ylim(-1.6 * len(rows) + 0.2, 0.6)
     ax.axis('off')
     if title:
         ax.set_title(title, fontsize=10)
+    if alone:
+        ax.figure.text(0.02, 0.005, textwrap.fill(_arrow_meaning(), 70), fontsize=7.5,
+                       color='#555555')
     return ax
+
+
+def _arrow_meaning():
+    return translate('on each arrow: the data passed on, channels×height×width (or a number of '
+                     'values)')
 
 
 def compare_blocks(nets):
     """Block diagrams side by side, `{title: (net, input_shape)}`; returns the figure."""
     lengths = [len(_block_rows(net, shape)) for net, shape in nets.values()]
-    fig, axes = plt.subplots(1, len(nets), figsize=(4.3 * len(nets), 0.62 * max(lengths) + 0.8),
+    fig, axes = plt.subplots(1, len(nets), figsize=(5.0 * len(nets), 0.62 * max(lengths) + 0.8),
                              squeeze=False)
     for ax, (title, (net, shape)) in zip(axes[0], nets.items()):
         draw_blocks(net, shape, ax=ax, title=title)
         ax.set_ylim(-1.6 * max(lengths) + 0.2, 0.6)  # one scale: the shorter one starts at the top
-    fig.tight_layout()
+    fig.text(0.02, 0.005, _arrow_meaning(), fontsize=8, color='#555555')
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     return fig
 
 
