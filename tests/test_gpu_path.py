@@ -99,7 +99,7 @@ def test_training_on_a_device_copies_nothing_to_the_host_per_batch(real_data_dir
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
     history = utils.train(train, test, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer, DEVICE,
                           1, progress=False)
-    assert len(history) == 1 and history['loss'][0] < 2.3
+    assert len(history) == 1 and history['loss'].iloc[0] < 2.3
     assert device_copies == [], f"copies between devices: {device_copies[:3]}"
     batches = len(train)
     assert len(host_reads) <= batches // training.SYNC_EVERY + 3 < batches

@@ -37,7 +37,7 @@ def test_loss_goes_down_and_history_has_one_row_per_epoch(small_data, capsys):
     history = fit(tiny_net(), small_data)
     assert list(history.columns) == ['epoch', 'loss', 'train_acc', 'test_acc', 'seconds',
                                      'examples_per_sec']
-    assert history['epoch'].tolist() == [1, 2, 3]
+    assert history['epoch'].tolist() == history.index.tolist() == [1, 2, 3]
     assert history['loss'].iloc[-1] < history['loss'].iloc[0] < 2.5
     assert history['test_acc'].iloc[-1] > 0.5  # 10 classes: chance is 0.1
     assert (history['examples_per_sec'] > 0).all()
@@ -86,7 +86,7 @@ def test_a_nan_loss_stops_training_with_a_message_and_keeps_the_history(small_da
     out = capsys.readouterr().out
     assert 'Stopped: the training loss became nan in epoch 2' in out
     assert 'learning rate' in out and 'initialization' in out
-    assert history['epoch'].tolist() == [1]
+    assert history['epoch'].tolist() == history.index.tolist() == [1]
     assert loss.calls < 20 * 5, "training must stop soon after the NaN, not run every epoch"
 
 
@@ -115,6 +115,50 @@ def test_ctrl_c_returns_the_history_so_far(small_data, capsys):
     history = fit(tiny_net(), (Interrupting(), test), epochs=4)
     assert history['epoch'].tolist() == [1]
     assert 'Interrupted during epoch 2' in capsys.readouterr().out
+
+
+class RecordingBar:
+    """Stands in for the tqdm bar: remembers how far it was advanced."""
+
+    def __init__(self, total):
+        self.total, self.n, self.closed_at = total, 0, None
+
+    def update(self, n):
+        self.n += n
+
+    def set_postfix(self, **values):
+        pass
+
+    def close(self):
+        self.closed_at = self.n
+
+
+def test_the_progress_bar_counts_every_batch_including_the_last_few(real_data_dir, monkeypatch):
+    bars = []
+    monkeypatch.setattr(training, '_progress', lambda total, desc, enabled: bars.append(
+        RecordingBar(total)) or bars[-1])
+    data = utils.load_data_fashion_mnist(32, root=real_data_dir, train_examples=700,
+                                         test_examples=64)
+    fit(tiny_net(), data, epochs=2)
+    assert len(data[0]) == 22  # not a multiple of SYNC_EVERY: the old bar stopped at 20
+    assert [(bar.total, bar.closed_at) for bar in bars] == [(22, 22), (22, 22)]
+
+
+def test_a_hybridized_network_gets_static_memory_and_an_imperative_one_stays_imperative(
+        real_data_dir):
+    def data():  # a fresh loader each: the same shuffled batches for both networks
+        return utils.load_data_fashion_mnist(32, root=real_data_dir, train_examples=640,
+                                             test_examples=64)
+    hybrid, imperative = tiny_net(), tiny_net()
+    hybrid.hybridize(inline_limit=5)
+    fit(hybrid, data(), epochs=1)
+    fit(imperative, data(), epochs=1)
+    assert dict(hybrid._flags) == dict(static_alloc=True, static_shape=True, inline_limit=5)
+    assert not imperative._active
+    # same starting weights, same batches: the same network comes out either way
+    for (name, p), q in zip(hybrid.collect_params().items(), imperative.collect_params().values()):
+        np.testing.assert_allclose(p.data().asnumpy(), q.data().asnumpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
 
 
 def test_metrics_are_read_from_the_device_rarely(small_data, monkeypatch):
@@ -172,24 +216,3 @@ def test_the_progress_bar_is_on_by_default_and_off_for_the_book_build(monkeypatc
     assert training._progress(10, 'epoch 0', None) is None
     assert training._progress(10, 'epoch 0', False) is None
 
-
-def test_live_plot_draws_one_figure_that_is_updated_in_place(real_data_dir, tmp_path):
-    import nbclient
-    import nbformat
-    from conftest import ROOT
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); import utils\n"
-        "from mxnet import gluon, init\n"
-        f"tr, te = utils.load_data_fashion_mnist(64, root={str(real_data_dir)!r}, "
-        "train_examples=256, test_examples=128)\n"
-        "net = utils.lenet(); net.initialize(init.Xavier())\n"
-        "t = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.5})\n"
-        "h = utils.train(tr, te, net, gluon.loss.SoftmaxCrossEntropyLoss(), t, utils.try_gpu(), 3,\n"
-        "                progress=False, live_plot=True)")]
-    nbclient.NotebookClient(nb, timeout=300, resources={'metadata': {'path': str(tmp_path)}}).execute()
-    outputs = nb.cells[0].outputs
-    figures = [o for o in outputs if o.output_type == 'display_data' and 'image/png' in o.data]
-    text = ''.join(o.get('text', '') for o in outputs if o.output_type == 'stream')
-    assert len(figures) == 1, "one figure, redrawn after every epoch, not one per epoch"
-    assert text.count('Epoch ') == 3

@@ -57,24 +57,3 @@ def show_images(images, titles=None, ncols=8, scale=1.4, cmap='gray', vmin=None,
         fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8)
     return fig
 
-
-class LiveHistoryPlot:
-    """Redraws the history figure in place after each epoch (in Jupyter); silent elsewhere."""
-
-    def __init__(self):
-        self.handle = None
-
-    def update(self, history):
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
-            return
-        if get_ipython() is None:
-            return
-        fig = plot_history(history)
-        if self.handle is None:
-            self.handle = display(fig, display_id=True)
-        else:
-            self.handle.update(fig)
-        plt.close(fig)

@@ -1,9 +1,11 @@
 """The training and evaluation loops (`train`, `evaluate_accuracy`), with optional mixed precision.
 
 Metrics are accumulated on the device and read back only every `SYNC_EVERY` batches (to watch for
-NaN and to keep MXNet's asynchronous queue short) and once per epoch; the caller's network is used
-as given: nothing here initializes, re-initializes or hybridizes it. Everything a run does comes
-from its arguments (the profile is never consulted).
+NaN and to keep MXNet's asynchronous queue short) and once per epoch. The caller's network is used
+as given: nothing here initializes or re-initializes it, and a network the caller did not hybridize
+stays imperative; one the caller hybridized is switched to MXNet's static memory planning (see
+`_plan_memory_once`). Everything a run does comes from its arguments (the profile is never
+consulted).
 
 Mixed precision (`amp=True`, off by default) uses MXNet's AMP (`mxnet.contrib.amp`) with its dynamic
 loss scaling: float16 on a GPU; bfloat16 on a CPU whose oneDNN can compute in it (AVX-512, see
@@ -74,6 +76,23 @@ def _prepare_mixed_precision(net, trainer, ctx):
     return mxnet_amp
 
 
+def _plan_memory_once(net):
+    """Re-hybridize a network the caller hybridized with static_alloc and static_shape.
+
+    MXNet then plans the graph's memory once and reuses it every batch instead of allocating per
+    call (benchmarks/README.md: about 10% faster LeNet epochs on the CPU); a batch of another size
+    (the last one, the test set) still works, it re-plans. The caller's other flags are kept.
+    A network that is not hybridized (or not a HybridBlock) is left alone.
+    """
+    if not (isinstance(net, mx.gluon.HybridBlock) and net._active):
+        return
+    flags = dict(net._flags)
+    if flags.get('static_alloc') and flags.get('static_shape'):
+        return
+    flags.update(static_alloc=True, static_shape=True)
+    net.hybridize(backend=net._backend, **flags, **net._backend_opts)
+
+
 def evaluate_accuracy(data, net, ctx):
     """Fraction of examples in `data` that `net` classifies correctly (one read from the device)."""
     correct, count = nd.zeros((1,), ctx=ctx), 0
@@ -113,11 +132,11 @@ class _Diverged(Exception):
 
 
 def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
-          progress=None, live_plot=False, amp=False):
+          progress=None, amp=False):
     """Train `net` for `num_epochs` epochs; print one line per epoch; return the history.
 
     Returns a pandas DataFrame with columns epoch, loss, train_acc, test_acc, seconds,
-    examples_per_sec (seconds is wall time including data loading). Stops early, returning the
+    examples_per_sec (seconds is wall time including data loading), indexed by the epoch (from 1). Stops early, returning the
     epochs so far, if the loss becomes NaN/infinite (message says why) or on Ctrl-C.
     progress: tqdm bar over the batches (default: on, unless $COURSE_PROGRESS is 0).
     amp=True trains in mixed precision where `ctx` has a low-precision type (float16 on a GPU,
@@ -133,12 +152,10 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
         else:
             scaler = _prepare_mixed_precision(net, trainer, ctx)
             precision = f' | mixed precision ({dtype})'
+    _plan_memory_once(net)
     print(translate("Training on {ctx} | {what}").format(
         ctx=ctx, what=_describe(train_data, test_data, num_epochs)) + precision)
-    rows, plot = [], None
-    if live_plot:
-        from .plotting import LiveHistoryPlot
-        plot = LiveHistoryPlot()
+    rows = []
     for epoch in range(1, num_epochs + 1):  # epochs count from 1 (printout, history, plots)
         try:
             row = _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
@@ -155,9 +172,14 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
                         "Test acc {test_acc:.2f}, Time {seconds:.1f} sec").format(
             epoch=epoch, loss=row['loss'], train_acc=row['train_acc'], test_acc=row['test_acc'],
             seconds=row['seconds']))
-        if plot is not None:
-            plot.update(pd.DataFrame(rows, columns=HISTORY_COLUMNS))
-    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return _history(rows)
+
+
+def _history(rows):
+    """The DataFrame `train` returns: one row per finished epoch, its index the epoch (1, 2, ...)
+    so that a displayed table numbers its rows as the printout does; the epoch column stays."""
+    epochs = pd.Index([row['epoch'] for row in rows], dtype='int64')
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS, index=epochs)
 
 
 def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress, scaler=None):
@@ -184,6 +206,8 @@ def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress
             correct += _correct(output, y)
             count += X.shape[0]
             batches += 1
+            if bar is not None:
+                bar.update(1)  # counts batches queued; no device read
             if batches % SYNC_EVERY == 0:
                 # Read the snapshot taken SYNC_EVERY batches ago: the queue never drains completely.
                 if pending is not None:
@@ -207,7 +231,6 @@ def _check_finite(snapshot, epoch, batch, bar):
     if not math.isfinite(value):
         _stop(value, epoch, batch)
     if bar is not None:
-        bar.update(SYNC_EVERY)
         bar.set_postfix(loss=f'{value:.3f}')
 
 
