@@ -8,12 +8,14 @@ import datetime as dt
 import io
 import os
 import re
+import sys
 import zipfile
 
 import pytest
 
 from grading import batch, feedback, lms, policy, similarity
 from grading.gradebook import Book
+from conftest import ROOT
 from grading.roster import Roster
 from test_class_units import assignment, tiny_zip  # noqa: F401  (the tiny assignment's fixtures)
 
@@ -369,3 +371,25 @@ def test_a_renamed_copy_stays_above_the_cut_off_and_independent_solutions_below(
     assert compared == 4
     assert sims[('ada', 'bob')] >= similarity.SIMILAR
     assert all(s < similarity.SIMILAR for k, s in sims.items() if k != ('ada', 'bob')), sims
+
+
+def test_the_late_policy_is_kept_for_the_folder_and_a_bad_one_refused(tmp_path, assignment, tiny_zip):
+    import subprocess
+    subs = tmp_path / 'subs'
+    put(subs, 'ada.ipynb', 30)  # 30 h late: two started days
+    book = Book(tmp_path / 'out', assignment, log=lambda *a: None)
+    grade(book, subs, {'ada.ipynb': 5})
+
+    def tool(*args):
+        return subprocess.run([sys.executable, '-m', 'grading', 'written', str(tiny_zip),
+                               str(tmp_path / 'out'), *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+    bad = tool('--late-penalty', '10 percent a day')
+    assert bad.returncode == 2 and "e.g. 10%/day or '10%/day,max=50%'" in bad.stderr
+    assert tool('--late-penalty', '10%/day,max=15%').returncode == 0
+    assert grades_by(book, 'submission')['ada.ipynb']['late_penalty'] == '1.05'  # 15% of 7: capped
+    assert tool().returncode == 0  # kept without the option
+    assert grades_by(book, 'submission')['ada.ipynb']['total'] == '3.95'
+    assert tool('--late-penalty', 'none').returncode == 0
+    assert grades_by(book, 'submission')['ada.ipynb']['total'] == '5'
+    assert policy.penalty(policy.parse('5%/hour'), 2.5, 7) == 1.05
