@@ -393,3 +393,20 @@ def test_the_late_policy_is_kept_for_the_folder_and_a_bad_one_refused(tmp_path, 
     assert tool('--late-penalty', 'none').returncode == 0
     assert grades_by(book, 'submission')['ada.ipynb']['total'] == '5'
     assert policy.penalty(policy.parse('5%/hour'), 2.5, 7) == 1.05
+
+
+def test_a_newer_file_graded_alone_keeps_the_earlier_files_score_listed(tmp_path, assignment):
+    subs = tmp_path / 'subs'
+    put(subs, 'Ada Lovelace_101_assignsubmission_file_ex.ipynb', -20)
+    roster = write_roster(tmp_path / 'r.csv', [('S1', 'Ada Lovelace', '', '', '101')])
+    book = Book(tmp_path / 'out', assignment, roster=roster, log=lambda *a: None)
+    grade(book, subs, {'Ada Lovelace_101_assignsubmission_file_ex.ipynb': 2})
+    put(subs, 'Ada Lovelace_101_assignsubmission_file_ex-2.ipynb', -1)  # she handed in again
+    again = Book(tmp_path / 'out', assignment, roster=roster, log=lambda *a: None)
+    entries = batch.complete_plan(again.plan(subs, only=['Ada Lovelace_101_assignsubmission_file_ex-2.ipynb'],
+                                             deadline=DEADLINE), subs, add_missing=False)
+    assert [(e['key'], e['superseded_by']) for e in entries] == [('S1', None)]
+    again.add(entries[0], record(5))
+    (row,) = again.rows()[0]
+    assert row['total'] == '5' and row['superseded'].startswith('Ada Lovelace_101_assignsubmission_file_ex.ipynb (2/5')
+    assert len(list((book.out / 'private' / 'records').glob('*.json'))) == 2
