@@ -32,21 +32,18 @@ min and max over pairs; the last line is
 """
 import argparse
 import contextlib
-import csv
 import datetime
-import importlib.util
 import io
 import json
 import os
-import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
+
+from vs_d2l_report import report, source_commit, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results' / 'vs_d2l.csv'
@@ -192,27 +189,17 @@ def time_loader(batches, n_batches):
 
 def import_d2l():
     """d2l as a student imports it: plain `import mxnet` after only the numpy shim of
-    utils/compat.py (loaded on its own, so nothing else of `utils` configures MXNet here)."""
-    spec = importlib.util.spec_from_file_location('course_compat', ROOT / 'utils' / 'compat.py')
-    compat = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compat)
-    compat.patch_numpy()
+    utils/compat.py. `import utils` registers a hook that would give MXNet utils' thread count
+    at its import; it is removed first, so nothing of `utils` configures MXNet here. Returns
+    (mxnet, d2l, the course's models module: the d2l side trains the same network definitions)."""
+    sys.path.insert(0, str(ROOT))
+    import utils.compat
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != 'utils']
+    utils.compat.patch_numpy()
     import mxnet as mx
     from d2l import mxnet as d2l
-    return mx, d2l, compat
-
-
-def course_models(compat, mx):
-    """utils/models.py, loaded without running utils/__init__ (which would import MXNet through
-    utils' own set-up): the d2l side trains exactly the same network definitions."""
-    package = types.ModuleType('utils')
-    package.__path__ = [str(ROOT / 'utils')]
-    sys.modules['utils'] = package
-    sys.modules['utils.compat'] = compat
-    spec = importlib.util.spec_from_file_location('utils.models', ROOT / 'utils' / 'models.py')
-    models = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(models)
-    return models
+    import utils.models
+    return mx, d2l, utils.models
 
 
 def d2l_load_data_fashion_mnist(d2l, gluon, folder, seed, batch_size, resize=None,
@@ -264,8 +251,7 @@ def offline_fashion_mnist(gluon, folder, train, examples, seed):
 
 
 def d2l_trial(case, cfg, seed):
-    mx, d2l, compat = import_d2l()
-    models = course_models(compat, mx)
+    mx, d2l, models = import_d2l()
     from mxnet import gluon, npx
     npx.set_np()  # as every d2l MXNet chapter does first
     folder = data_folder()
@@ -367,20 +353,6 @@ def run_trial(impl, case, mode, seed):
     return result
 
 
-def summarize(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None, None
-    return statistics.median(values), min(values), max(values)
-
-
-def fmt(triple, digits=1):
-    med, lo, hi = triple
-    if med is None:
-        return 'n/a'
-    return f"{med:,.{digits}f} ({lo:,.{digits}f}-{hi:,.{digits}f})"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--quick', action='store_true', help='small sizes, one pair: a check')
@@ -416,7 +388,9 @@ def main():
         parser.error(f"unknown extras {sorted(set(extras) - {'amp', 'threads'})}")
     rows = []
     started = datetime.datetime.now().astimezone()
-    print(f"# vs_d2l ({mode}): pairs {', '.join(f'{c} {pairs[c]}' for c in cases)}; "
+    commit = source_commit()  # every CSV row names the code it measured
+    print(f"# vs_d2l ({mode}) of commit {commit}: pairs "
+          f"{', '.join(f'{c} {pairs[c]}' for c in cases)}; "
           f"load average before start {os.getloadavg()[0]:.2f}", flush=True)
     for case in cases:
         for pair in range(pairs[case]):
@@ -427,112 +401,14 @@ def main():
                 plan.append('course_threads')
             for impl in plan:
                 result = run_trial(impl, case, mode, SEED + pair)
-                rows.append(dict(case=case, pair=pair, impl=impl, mode=mode, **result))
+                rows.append(dict(case=case, pair=pair, impl=impl, mode=mode, commit=commit,
+                                 **result))
                 shown = (f"{result['peak_gflops']:.1f} GFLOP/s peak" if impl == 'peak'
                          else f"{result['images_per_sec']:,.1f} img/s")
                 print(f"  {case} pair {pair} {impl:14s} {shown}  "
                       f"(others used {result['other_load_cores']:.2f} cores)", flush=True)
     write_csv(rows, Path(args.out) if args.out else QUICK_RESULTS if args.quick else RESULTS)
     print(report(rows, cases, mode, started))
-
-
-def write_csv(rows, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    with open(path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-EXTRA_LABELS = {'course_amp': 'course, train(amp=True) (bfloat16)',
-                'course_threads': 'course, OMP_NUM_THREADS = cores'}
-
-
-def report(rows, cases, mode, started):
-    def get(case, impl, key):
-        return [r.get(key) for r in sorted(rows, key=lambda r: r['pair'])
-                if r['case'] == case and r['impl'] == impl]
-
-    def paired(case, impl, key, op):
-        return [op(a, b) for a, b in zip(get(case, impl, key), get(case, 'd2l', key))
-                if a is not None and b is not None]
-
-    lines = [f"Medians over pairs, (min-max) in brackets; {mode} mode, started "
-             f"{started:%Y-%m-%d %H:%M %Z}.", '',
-             '| case | measure | course (utils) | d2l 1.0.3 | course / d2l |',
-             '|---|---|---|---|---|']
-    speedups, peak_fraction = {}, (None, None, None)
-    for case in cases:
-        speed = summarize(paired(case, 'course', 'images_per_sec', lambda a, b: a / b))
-        speedups[case] = speed[0]
-        lines.append(f"| {case} | images/s, end to end | "
-                     f"{fmt(summarize(get(case, 'course', 'images_per_sec')))} | "
-                     f"{fmt(summarize(get(case, 'd2l', 'images_per_sec')))} | {fmt(speed, 2)} |")
-        if case != 'loader224':
-            for key in ('train_acc', 'test_acc'):
-                diff = summarize(paired(case, 'course', key, lambda a, b: a - b))
-                lines.append(f"| {case} | final {key.replace('_', ' ')} | "
-                             f"{fmt(summarize(get(case, 'course', key)), 3)} | "
-                             f"{fmt(summarize(get(case, 'd2l', key)), 3)} | "
-                             f"difference {fmt(diff, 3)} |")
-            lines.append(f"| {case} | d2l's own examples/s (compute only, as train_ch6 prints) | | "
-                         f"{fmt(summarize(get(case, 'd2l', 'd2l_reported_examples_per_sec')))} | |")
-        if case == 'alexnet224':
-            gflop = get(case, 'course', 'gflop_per_image_forward')[0]
-            train_gflop = 3 * gflop  # forward + backward (the backward is about twice the forward)
-            # The machine's limit is the best matmul speed seen in any of the measurements (each
-            # is best-of-5): other programs on the machine can only make a measurement lower.
-            peaks = get(case, 'peak', 'peak_gflops')
-            peak = max(peaks)
-            course_gf = [v * train_gflop for v in get(case, 'course', 'images_per_sec')]
-            d2l_gf = [v * train_gflop for v in get(case, 'd2l', 'images_per_sec')]
-            peak_fraction = summarize([g / peak for g in course_gf])
-            lines.append(f"| {case} | training GFLOP/s (3 x {gflop:.2f} GFLOP forward per image) | "
-                         f"{fmt(summarize(course_gf))} | {fmt(summarize(d2l_gf))} | |")
-            lines.append(f"| {case} | fraction of the machine's matmul GFLOP/s | "
-                         f"{fmt(peak_fraction, 2)} | "
-                         f"{fmt(summarize([g / peak for g in d2l_gf]), 2)} | |")
-            lines.append(f"| machine | large float32 matmul GFLOP/s (MXNet or numpy, best of 5, "
-                         f"before each AlexNet pair); the best, {peak:.1f}, is the limit used above | "
-                         f"{fmt(summarize(peaks))} | | |")
-            mx_peak = max(get(case, 'peak', 'mxnet_gflops'))
-            lines.append(f"| {case} | fraction of MXNet's own best matmul GFLOP/s ({mx_peak:.1f}, "
-                         f"with the threads MXNet uses) | "
-                         f"{fmt(summarize([g / mx_peak for g in course_gf]), 2)} | "
-                         f"{fmt(summarize([g / mx_peak for g in d2l_gf]), 2)} | |")
-        for impl, label in EXTRA_LABELS.items():
-            if get(case, impl, 'images_per_sec'):
-                ratio = summarize(paired(case, impl, 'images_per_sec', lambda a, b: a / b))
-                lines.append(f"| {case} | extra: {label}, images/s | "
-                             f"{fmt(summarize(get(case, impl, 'images_per_sec')))} | | "
-                             f"{fmt(ratio, 2)} |")
-                if case != 'loader224':
-                    lines.append(f"| {case} | extra: {label}, final test acc | "
-                                 f"{fmt(summarize(get(case, impl, 'test_acc')), 3)} | | |")
-    load = summarize([r['other_load_cores'] for r in rows])
-    lines += ['', f"Other processes used {fmt(load, 2)} of the {os.cpu_count()} cores during the "
-                  f"runs (0 = the machine was ours). Machine: {machine()}."]
-
-    def two(x):
-        return 'nan' if x is None else f"{x:.2f}"
-    lines += ['', f"speedup loader224={two(speedups.get('loader224'))} "
-                  f"lenet28={two(speedups.get('lenet28'))} "
-                  f"alexnet224={two(speedups.get('alexnet224'))} "
-                  f"alexnet_peak_fraction={two(peak_fraction[0])}"]
-    return '\n'.join(lines)
-
-
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            model = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
 
 
 if __name__ == '__main__':

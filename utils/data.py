@@ -211,7 +211,7 @@ class Batches:
             if self.image_size != 28:
                 X = _resize(X, self.image_size)
             else:
-                X = X.expand_dims(axis=1)
+                X = X.reshape((-1, 1, 28, 28))  # a view: expand_dims would copy the batch
             yield X, nd.take(self.labels, idx)
 
     def describe(self):
