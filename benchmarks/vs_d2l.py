@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vs_d2l_report import report, source_commit, write_csv
+from vs_d2l_report import read_csv, report, source_commit, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results' / 'vs_d2l.csv'
@@ -365,6 +365,8 @@ def main():
                         help="comma list of extra course runs, for information only (not in the "
                              "speedups): 'amp' (train(amp=True): bfloat16 on this CPU; LeNet and "
                              "AlexNet), 'threads' (OMP_NUM_THREADS set to the core count)")
+    parser.add_argument('--report', metavar='CSV',
+                        help="print the table of an earlier (or interrupted) run's CSV and stop")
     parser.add_argument('--trial', nargs=2, metavar=('IMPL', 'CASE'), help=argparse.SUPPRESS)
     parser.add_argument('--mode', default='full', help=argparse.SUPPRESS)
     parser.add_argument('--seed', type=int, default=SEED, help=argparse.SUPPRESS)
@@ -374,6 +376,12 @@ def main():
         impl, case = args.trial
         result = TRIALS[impl](case, MODES[args.mode], args.seed)
         print(json.dumps(result))
+        return
+    if args.report:
+        rows = read_csv(Path(args.report))
+        started = (datetime.datetime.fromisoformat(rows[0]['started']) if rows[0].get('started')
+                   else datetime.datetime.fromtimestamp(os.path.getmtime(args.report)).astimezone())
+        print(report(rows, list(dict.fromkeys(r['case'] for r in rows)), rows[0]['mode'], started))
         return
 
     mode = 'quick' if args.quick else 'full'
@@ -386,7 +394,7 @@ def main():
     extras = [e for e in args.extras.split(',') if e]
     if set(extras) - {'amp', 'threads'}:
         parser.error(f"unknown extras {sorted(set(extras) - {'amp', 'threads'})}")
-    rows = []
+    rows, out = [], Path(args.out) if args.out else QUICK_RESULTS if args.quick else RESULTS
     started = datetime.datetime.now().astimezone()
     commit = source_commit()  # every CSV row names the code it measured
     print(f"# vs_d2l ({mode}) of commit {commit}: pairs "
@@ -402,12 +410,12 @@ def main():
             for impl in plan:
                 result = run_trial(impl, case, mode, SEED + pair)
                 rows.append(dict(case=case, pair=pair, impl=impl, mode=mode, commit=commit,
-                                 **result))
+                                 started=started.isoformat(timespec='seconds'), **result))
+                write_csv(rows, out)
                 shown = (f"{result['peak_gflops']:.1f} GFLOP/s peak" if impl == 'peak'
                          else f"{result['images_per_sec']:,.1f} img/s")
                 print(f"  {case} pair {pair} {impl:14s} {shown}  "
                       f"(others used {result['other_load_cores']:.2f} cores)", flush=True)
-    write_csv(rows, Path(args.out) if args.out else QUICK_RESULTS if args.quick else RESULTS)
     print(report(rows, cases, mode, started))
 
 

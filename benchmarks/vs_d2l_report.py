@@ -36,14 +36,32 @@ def fmt(triple, digits=1):
 
 
 def write_csv(rows, path):
+    """All rows so far (the run rewrites it after every trial), through a temporary file renamed
+    into place: an interrupted run leaves the last complete table, never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    with open(path, 'w', newline='') as f:
+    partial = path.with_name(path.name + '.part')
+    with open(partial, 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(partial, path)
+
+
+TEXT_COLUMNS = {'case', 'impl', 'mode', 'commit', 'started', 'omp_num_threads'}
+
+
+def read_csv(path):
+    """The rows write_csv wrote, numbers as numbers and empty cells as None (for --report)."""
+    def value(column, text):
+        if text == '' or column in TEXT_COLUMNS:
+            return text or None
+        number = float(text)
+        return int(number) if column == 'pair' else number
+    with open(path, newline='') as f:
+        return [{k: value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 EXTRA_LABELS = {'course_amp': 'course, train(amp=True) (bfloat16)',
@@ -66,6 +84,8 @@ def report(rows, cases, mode, started):
              '|---|---|---|---|---|']
     speedups, peak_fraction = {}, (None, None, None)
     for case in cases:
+        if not get(case, 'course', 'images_per_sec'):
+            continue  # an interrupted run: nothing to compare yet
         speed = summarize(paired(case, 'course', 'images_per_sec', lambda a, b: a / b))
         speedups[case] = speed[0]
         lines.append(f"| {case} | images/s, end to end | "
