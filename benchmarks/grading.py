@@ -1,17 +1,22 @@
-"""Benchmark: seconds per submission of `python -m grading`, at --jobs 1 and --jobs 2.
+"""Benchmark: seconds per submission of `python -m grading`, at --jobs 1 and 2 and on a local Dask
+cluster (--workers 2), on the same machine.
 
 For each exercise, grades N copies of the master's solution (the solution cells of
 instructors/masters/<name>.ipynb typed into the student notebook, as a perfect student would) and
 N copies of the student notebook as handed out (notebooks/<name>.ipynb, answers left as `...`),
-once per --jobs value, and prints a table: wall seconds of the whole batch divided by the number
-of submissions (so it includes the grader's one-off start and sandbox check), the median of the
-per-submission times the grader logs, and how many got full marks (each kind of notebook is its
-own batch). Wall times include whatever else the machine runs: the load average is printed. Then, for the first
-solution graded at --jobs 1, where its time went: the notebook's slowest code cells (from the
-run times the grader records) and the rest (kernel start, export, the tests).
+once per engine, and prints a table: wall seconds of the whole batch divided by the number
+of submissions (so it includes the grader's one-off start, sandbox check and the reference
+solution's run for the speed check), the median of the per-submission times the grader logs, and
+how many got full marks (each kind of notebook is its own batch). `--tiny` grades the test suite's
+tiny assignment (tests/submissions/tiny_master.ipynb: three one-line answers) instead: what is
+left is the grader's own cost per submission, which shows the Dask overhead beside --jobs 2.
+Wall times include whatever else the machine runs: the load average is printed. Then, for the
+first solution graded at the first engine, where its time went: the notebook's slowest code cells
+(from the run times the grader records) and the rest (kernel start, export, the tests).
 
     .venv/bin/python benchmarks/grading.py                      # every exercise, N=2, smoke
-    .venv/bin/python benchmarks/grading.py --exercises exercise_1 --copies 2 --jobs 1 2
+    .venv/bin/python benchmarks/grading.py --exercises exercise_1 --copies 2 --jobs 1 2 --workers 2
+    .venv/bin/python benchmarks/grading.py --tiny --copies 8 --jobs 2 --workers 2
 
 Reads the offline data from $FASHION_MNIST_DIR (default ../shared/fashion-mnist). Writes
 nothing in the repository (a temporary folder).
@@ -36,13 +41,23 @@ from submissions.suite import answer_cells, solution_answers, with_answers  # no
 
 LOG_LINE = re.compile(r'^\[\d+/\d+\] (?P<name>.+?): (?P<status>\w+), (?P<score>[\d.]+)/(?P<max>[\d.]+) '
                       r'\((?P<seconds>\d+) s\)')
+TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 
 
+def tiny_assignment(folder):
+    """(autograder zip, student notebook) of the tests' tiny assignment, built into folder."""
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    import make_exercises
+    student, zip_bytes = make_exercises.build(TINY_MASTER)
+    (folder / 'tiny.zip').write_bytes(zip_bytes)
+    (folder / 'tiny_student.ipynb').write_text(student)
+    return folder / 'tiny.zip', folder / 'tiny_student.ipynb'
 
-def build(name, copies, folder):
+
+def build(name, copies, folder, student_path=None, master=None):
     """folder/solution/solution_<i>.ipynb and folder/student/student_<i>.ipynb: one batch each."""
-    student = nbformat.read(ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
-    answers = solution_answers(name)
+    student = nbformat.read(student_path or ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
+    answers = solution_answers(master or name)
     if len(answers) != len(answer_cells(student)):
         raise SystemExit(f'{name}: {len(answers)} solution cells for {len(answer_cells(student))} answer cells')
     solved = with_answers(student, answers)
@@ -52,11 +67,12 @@ def build(name, copies, folder):
             nbformat.write(nb, folder / kind / f'{kind}_{i + 1}.ipynb')
 
 
-def grade(name, folder, out, jobs, profile, data):
+def grade(name, folder, out, engine, profile, data):
+    """engine: ('--jobs', n) or ('--workers', n)."""
     env = dict(os.environ, FASHION_MNIST_DIR=data)
     start = time.monotonic()
-    done = subprocess.run([sys.executable, '-m', 'grading', name, str(folder), '--out', str(out),
-                           '--jobs', str(jobs), '--profile', profile],
+    done = subprocess.run([sys.executable, '-m', 'grading', str(name), str(folder), '--out', str(out),
+                           engine[0], str(engine[1]), '--profile', profile],
                           cwd=ROOT, capture_output=True, text=True, env=env)
     wall = time.monotonic() - start
     if done.returncode != 0:
@@ -86,9 +102,12 @@ def profile_one(name, nb_file, data, profile):
     """Where the time of one submission goes: the sandbox run (kernel start, code cells, export,
     the rest) and the tests' process, measured by calling the grader's own functions."""
     sys.path.insert(0, str(ROOT))
-    from grading import grade, sandbox
-    text, why = grade.read_submission(str(nb_file))
-    assignment = grade.find_assignment(name)
+    from grading import sandbox
+    from grading.assignment import find_assignment
+    from grading.submission import read_submission
+    from grading.testproc import run_tests
+    text, why = read_submission(str(nb_file))
+    assignment = find_assignment(name)
     memory = 6144 * 2**20
     with tempfile.TemporaryDirectory(prefix='bench-profile-') as tmp:
         t0 = time.monotonic()
@@ -97,7 +116,7 @@ def profile_one(name, nb_file, data, profile):
                                    env={'COURSE_PROFILE': profile, 'FASHION_MNIST_DIR': data},
                                    private_dir=os.path.join(tmp, 'export'))
         t1 = time.monotonic()
-        results, _, problem = grade.run_tests(assignment, Path(tmp) / 'export', exported=run['exported'],
+        results, _, problem = run_tests(assignment, Path(tmp) / 'export', exported=run['exported'],
                                               timeout=300, memory_bytes=memory, profile=profile)
         t2 = time.monotonic()
     s = run['summary'] or {}
@@ -111,24 +130,66 @@ def profile_one(name, nb_file, data, profile):
           f'then the tests\' process {t2 - t1:.1f} s{" (" + problem + ")" if problem else ""}')
 
 
-def main(argv=None):
+def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--exercises', nargs='+', default=['exercise_1', 'exercise_2', 'exercise_3', 'exercise_4'],
                    help='exercise name prefixes (default: all four)')
+    p.add_argument('--tiny', action='store_true',
+                   help="grade the tests' tiny assignment instead of the exercises (the grader's own cost)")
     p.add_argument('--copies', type=int, default=2, help='copies of each notebook (default 2)')
-    p.add_argument('--jobs', type=int, nargs='+', default=[1, 2], help='--jobs values (default 1 2)')
+    p.add_argument('--jobs', type=int, nargs='*', default=[1, 2], help='--jobs values (default 1 2)')
+    p.add_argument('--workers', type=int, nargs='*', default=[2],
+                   help='local Dask cluster sizes, --workers values (default 2)')
     p.add_argument('--profile', default='smoke')
     p.add_argument('--profile-one', action='store_true',
                    help='also time the parts of one solution of the first exercise (one more run)')
     p.add_argument('--keep', metavar='DIR', help='grade into DIR and keep it (default: a temporary folder)')
-    args = p.parse_args(argv)
-    data = os.environ.get('FASHION_MNIST_DIR') or str(ROOT.parent / 'shared' / 'fashion-mnist')
-    names = []
+    return p.parse_args(argv)
+
+
+def exercises(args, tmp):
+    """[(assignment argument, label, student notebook or None, master or None)]."""
+    if args.tiny:
+        autograder, student = tiny_assignment(Path(tmp))
+        return [(autograder, 'tiny', student, TINY_MASTER)]
+    out = []
     for prefix in args.exercises:
         found = sorted(q.stem for q in (ROOT / 'instructors' / 'masters').glob(f'{prefix}*.ipynb'))
         if len(found) != 1:
             raise SystemExit(f'{prefix}: matches {found or "no master"}')
-        names.append(found[0])
+        out.append((found[0], found[0], None, None))
+    return out
+
+
+def bench_one(assignment, label, folder, engines, args, data, tmp, table):
+    for n, engine in enumerate(engines):
+        owns = {}
+        for kind in ('solution', 'student'):
+            out = Path(tmp) / f'out-{label}-{kind}-{engine[0][2:]}{engine[1]}'
+            wall, own, rows = grade(assignment, folder / kind, out, engine, args.profile, data)
+            count = len(rows)
+            owns[kind] = own
+            full = sum(1 for r in rows.values() if r['score'] == r['max_score'])
+            times = list(own.values())
+            table.append((label, kind, f'{engine[0]} {engine[1]}', count, wall / count,
+                          statistics.median(times) if times else float('nan'), f'{full}/{count}'))
+            if full < count and kind == 'solution':
+                for k, r in sorted(rows.items()):
+                    print(f"  {k}: {r['status']} {r['score']}/{r['max_score']} {r['reason']}")
+        if n == 0:
+            out = Path(tmp) / f'out-{label}-solution-{engine[0][2:]}{engine[1]}'
+            cells, total = breakdown(out, 'solution_1.ipynb')
+            spent = owns['solution'].get('solution_1.ipynb')
+            top = ', '.join(f'code cell {c} ({q or "-"}) {s:.1f} s' for s, c, q in cells[:3])
+            print(f'{label} solution_1 at {engine[0]} {engine[1]}: {spent} s in all; code cells '
+                  f'{total:.1f} s (slowest: {top}); the rest (kernel start, export, tests) '
+                  f'{(spent or 0) - total:.1f} s')
+
+
+def main(argv=None):
+    args = parse(argv)
+    data = os.environ.get('FASHION_MNIST_DIR') or str(ROOT.parent / 'shared' / 'fashion-mnist')
+    engines = [('--jobs', j) for j in args.jobs] + [('--workers', w) for w in args.workers]
     print(f'{os.cpu_count()} CPU cores, profile {args.profile}, {args.copies} copies of each notebook; '
           f'load average before: {os.getloadavg()[0]:.2f}')
     table = []
@@ -136,42 +197,21 @@ def main(argv=None):
         if args.keep:
             tmp = args.keep
             Path(tmp).mkdir(parents=True, exist_ok=False)
-        for name in names:
-            folder = Path(tmp) / name
-            build(name, args.copies, folder)
-            for jobs in args.jobs:
-                owns = {}
-                for kind in ('solution', 'student'):
-                    out = Path(tmp) / f'out-{name}-{kind}-{jobs}'
-                    wall, own, rows = grade(name, folder / kind, out, jobs, args.profile, data)
-                    n = len(rows)
-                    owns[kind] = own
-                    full = sum(1 for r in rows.values() if r['score'] == r['max_score'])
-                    times = list(own.values())
-                    table.append((name, kind, jobs, n, wall / n, statistics.median(times) if times
-                                  else float('nan'), f'{full}/{n}'))
-                    if full < n and kind == 'solution':
-                        for k, r in sorted(rows.items()):
-                            print(f"  {k}: {r['status']} {r['score']}/{r['max_score']} {r['reason']}")
-                if jobs == args.jobs[0]:
-                    out = Path(tmp) / f'out-{name}-solution-{jobs}'
-
-                    cells, total = breakdown(out, 'solution_1.ipynb')
-                    spent = owns['solution'].get('solution_1.ipynb')
-                    top = ', '.join(f'code cell {c} ({q or "-"}) {s:.1f} s' for s, c, q in cells[:3])
-                    print(f'{name} solution_1 at --jobs {jobs}: {spent} s in all; code cells {total:.1f} s '
-                          f'(slowest: {top}); the rest (kernel start, export, tests) '
-                          f'{(spent or 0) - total:.1f} s')
+        names = exercises(args, tmp)
+        for assignment, label, student, master in names:
+            folder = Path(tmp) / label
+            build(label, args.copies, folder, student, master)
+            bench_one(assignment, label, folder, engines, args, data, tmp, table)
     print()
-    print('| exercise | notebook | --jobs | submissions | wall s per submission (batch / n) '
+    print('| exercise | notebook | engine | submissions | wall s per submission (batch / n) '
           '| median s per submission (grader log) | full marks |')
     print('|---|---|---|---|---|---|---|')
-    for name, kind, jobs, count, per, median, full in table:
-        print(f'| {name} | {kind} | {jobs} | {count} | {per:.1f} | {median:.0f} | {full} |')
-    if args.profile_one:
+    for name, kind, engine, count, per, median, full in table:
+        print(f'| {name} | {kind} | {engine} | {count} | {per:.1f} | {median:.0f} | {full} |')
+    if args.profile_one and not args.tiny:
         with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
-            build(names[0], 1, Path(tmp) / 'nb')
-            profile_one(names[0], Path(tmp) / 'nb' / 'solution' / 'solution_1.ipynb', data, args.profile)
+            build(names[0][0], 1, Path(tmp) / 'nb')
+            profile_one(names[0][0], Path(tmp) / 'nb' / 'solution' / 'solution_1.ipynb', data, args.profile)
     print(f'\nload average after: {os.getloadavg()[0]:.2f}')
 
 

@@ -67,3 +67,16 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rsplit('.', 1)[-1]
         if module.startswith(SLOW_MODULES):  # test_sandbox_*.py included
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope='session')
+def tiny_assignment(tmp_path_factory):
+    """(student notebook, autograder zip path) of tests/submissions/tiny_master.ipynb: an
+    assignment whose notebooks run in seconds, for the grader's tests."""
+    import nbformat
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    import make_exercises
+    student, zip_bytes = make_exercises.build(ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb')
+    zip_path = tmp_path_factory.mktemp('tiny-assignment') / 'tiny.zip'
+    zip_path.write_bytes(zip_bytes)
+    return nbformat.reads(student, as_version=4), zip_path

@@ -18,8 +18,9 @@ def answer_cells(nb):
 
 
 def solution_answers(name):
-    """The master's solution code cells, in order: what a perfect student would type."""
-    master = nbformat.read(MASTERS / f'{name}.ipynb', as_version=4)
+    """The master's solution code cells, in order: what a perfect student would type.
+    name: an exercise in instructors/masters/, or the Path of a master notebook."""
+    master = nbformat.read(name if isinstance(name, Path) else MASTERS / f'{name}.ipynb', as_version=4)
     answers, inside = [], False
     for cell in master.cells:
         text = cell.source.strip() if cell.cell_type == 'raw' else ''
