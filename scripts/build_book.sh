@@ -25,13 +25,21 @@ export COURSE_PROFILE="$PROFILE"
 export COURSE_PROGRESS=0
 export MPLBACKEND="${MPLBACKEND:-module://matplotlib_inline.backend_inline}"
 
+# Figures as SVG with their text kept as text (searchable, checked by the tests in both languages).
+export COURSE_FIGURE_FORMAT=svg
+# Execute once, render twice: the English edition's training runs and speed measurements are kept
+# here and the Chinese edition reads them back (utils/shared_results.py), so both editions show the
+# same numbers and the expensive work is done once.
+export COURSE_SHARED_RESULTS="$ROOT/_build/.shared_results"
+
 # The execution cache is keyed by notebook content only, so outputs made under another profile,
-# another data folder or older utils/ code would be reused: empty it when any of those changed.
+# another data folder or older utils/ code would be reused: empty it (and the shared results) when
+# any of those changed.
 CACHE="$ROOT/_build/.jupyter_cache"
 STAMP="$ROOT/_build/.jupyter_cache.stamp"
 WANT="profile=$PROFILE data=${FASHION_MNIST_DIR:-download} utils=$(cat utils/*.py | sha256sum | cut -c1-16)"
 if [ -n "${BOOK_FRESH:-}" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  rm -rf "$CACHE"
+  rm -rf "$CACHE" "$COURSE_SHARED_RESULTS"
 fi
 mkdir -p "$ROOT/_build"
 echo "$WANT" > "$STAMP"
@@ -44,6 +52,7 @@ wants() { case " $EDITIONS " in *" $1 "*) return 0;; *) return 1;; esac; }
 
 rm -rf "$ROOT/_build/reports"
 start=$SECONDS
+build_started="$(date -u '+%Y-%m-%d %H:%M:%S')"  # the execution cache's timestamps are UTC
 status=0
 failed=""
 
@@ -104,6 +113,20 @@ if wants pdf && [ "$status" -eq 0 ]; then
     echo "[PDFs printed at $((SECONDS - start)) s]"
   fi
 fi
+
+# Seconds each notebook's execution took (from the execution cache; "reused": executed earlier)
+python - "$CACHE" "$build_started" <<'PY' || true
+import json, sqlite3, sys
+from pathlib import Path
+db = Path(sys.argv[1]) / 'global.db'
+if db.exists():
+    rows = sqlite3.connect(db).execute('SELECT uri, data, created FROM nbcache ORDER BY uri').fetchall()
+    print('Notebook execution times (s):')
+    for uri, data, created in rows:
+        seconds = (json.loads(data or '{}') or {}).get('execution_seconds')
+        when = 'this build' if created >= sys.argv[2] else 'reused'
+        print(f"  {seconds if seconds is not None else float('nan'):8.1f}  {when:10}  {Path(uri).relative_to(Path.cwd()) if uri.startswith(str(Path.cwd())) else uri}")
+PY
 
 if [ "$status" -ne 0 ]; then
   echo "BUILD FAILED after $((SECONDS - start)) s (profile $PROFILE; failed:$failed): see the warnings above." >&2

@@ -286,13 +286,20 @@ def say_templates(code, where, in_utils=False):
             problems.append(f"{where}, line {node.lineno}: Markdown({ast.unparse(node.args[0])[:50]}"
                             f"...) computes an English sentence that no catalog can translate: "
                             f"write it as utils.say(template, **values)")
-    if True:  # labels of settings, shown by profile_note: a dict named LABELS
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == 'LABELS' for t in node.targets) \
-                    and isinstance(node.value, ast.Dict):
-                templates += [v.value for v in node.value.values
-                              if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    # labels of settings, shown by profile_note (a dict named LABELS: its values), and the words
+    # of tables and figures (a tuple or list named WORDS)
+    for node in ast.walk(tree):
+        names = [t.id for t in getattr(node, 'targets', []) if isinstance(t, ast.Name)]
+        if not isinstance(node, ast.Assign):
+            continue
+        if 'LABELS' in names and isinstance(node.value, ast.Dict):
+            values = node.value.values
+        elif 'WORDS' in names and isinstance(node.value, (ast.Tuple, ast.List)):
+            values = node.value.elts
+        else:
+            continue
+        templates += [v.value for v in values
+                      if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     return templates, problems
 
 

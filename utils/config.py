@@ -16,6 +16,8 @@ Standard library only (the Colab bootstrap loads it before MXNet is installed).
 | MXNET_MKLDNN_ENABLED | 0 turns oneDNN off in MXNet (then no bfloat16 on the CPU) | on |
 | COURSE_CUDA11_DIR | folder holding MXNet's CUDA-11 libraries | /content/cuda11, sys.path |
 | COURSE_LIBCUDA | the NVIDIA driver library to ask about GPUs (tests use a stand-in) | libcuda.so.1 |
+| COURSE_SHARED_RESULTS | folder where the book build keeps the expensive results (training runs, speed measurements) of its first edition for the second (utils.shared_results); students never set it | off |
+| COURSE_FIGURE_FORMAT | `svg`: notebooks show figures as SVG with real text (the book build sets it) | png |
 """
 import os
 from dataclasses import dataclass, replace
@@ -40,6 +42,8 @@ class Config:
     onednn: bool = True
     cuda11_dir: str = None
     libcuda: str = None
+    shared_results: str = None     # None: every result is computed (the book build sets a folder)
+    figure_format: str = None      # None: Jupyter's default (PNG)
 
     def replace(self, **changes):
         return replace(self, **changes)
@@ -65,6 +69,10 @@ def from_environment(environ=None):
                           f"{', '.join(PROFILES)} (or unset it for the default).")
     lang = env.get('COURSE_LANG', '').strip() or 'en'  # utils.i18n checks it has that catalog
     threads = env.get('OMP_NUM_THREADS', '').strip()
+    figure_format = env.get('COURSE_FIGURE_FORMAT', '').strip().lower() or None
+    if figure_format not in (None, 'png', 'svg'):
+        raise ConfigError(f"COURSE_FIGURE_FORMAT={env['COURSE_FIGURE_FORMAT']!r} is not a figure "
+                          f"format of this course. Use png or svg (or unset it for png).")
     cache_base = env.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return Config(
         profile=profile,
@@ -77,6 +85,8 @@ def from_environment(environ=None):
         onednn=env.get('MXNET_MKLDNN_ENABLED', '1').strip() != '0',
         cuda11_dir=env.get('COURSE_CUDA11_DIR') or None,
         libcuda=env.get('COURSE_LIBCUDA') or None,
+        shared_results=env.get('COURSE_SHARED_RESULTS') or None,
+        figure_format=figure_format,
     )
 
 

@@ -85,3 +85,17 @@ def profile_note(settings, full=None, labels=None):
     table = (f"| {translate('setting')} | {translate('this run')} | {translate('full run')} |\n"
              f"|---|---|---|\n{rows}")
     return ProfileNote(f"{head}\n\n{table}")
+
+
+def load_note(load=None):
+    """Markdown: how busy the machine was when the latest speed was measured (or `load`), to show
+    next to a measured speed: a load above the cores means programs were waiting for a core."""
+    from .shared_results import last_load
+    load = load or last_load()
+    if load is None:
+        raise ValueError("load_note() follows a measurement (a utils.speed function, utils.train "
+                         "or utils.shared_results.remember): none has been made yet")
+    return ProfileNote(translate(
+        "*Measured while the machine's load average was {load:.2f} on {cores} logical cores "
+        "({busy:.0%} of them busy).*").format(load=load.average, cores=load.cores,
+                                              busy=load.average / load.cores))

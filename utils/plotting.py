@@ -1,5 +1,51 @@
-"""Plots shared by the chapters: training histories, image grids."""
+"""Plots shared by the chapters: training histories, image grids; figures in the reader's language.
+
+The labels go through utils.i18n, and for Chinese the figures use the Noto Sans CJK font (Debian's
+fonts-noto-cjk, installed by the scripts), with DejaVu Sans for what it lacks. The class names
+(utils.CLASS_NAMES) follow the language too. With COURSE_FIGURE_FORMAT=svg (the book build)
+notebooks show figures as SVG whose text stays text: sharp at any size, searchable in the PDFs.
+"""
+import matplotlib
 import matplotlib.pyplot as plt
+
+from . import config, data, i18n
+from .i18n import translate
+
+# Labels shown in tables, translated through the catalogs (scripts/translations.py collects the
+# strings of a tuple named WORDS): train()'s history, layer_table's columns, the class names.
+WORDS = ('epoch', 'loss', 'train_acc', 'test_acc', 'seconds', 'examples_per_sec',
+         'layer', 'output_shape', 'params', 'flops',
+         't-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag',
+         'ankle boot')
+ENGLISH_CLASS_NAMES = tuple(data.CLASS_NAMES)
+CJK_FONTS = ['Noto Sans CJK SC', 'Noto Sans CJK JP', 'Noto Sans CJK', 'DejaVu Sans']
+_LATIN_FONTS = list(matplotlib.rcParams['font.sans-serif'])
+
+
+def _follow_language(lang):
+    """Fonts and class names for `lang` (called by utils.i18n.use_language)."""
+    fonts = CJK_FONTS if lang == 'zh' else _LATIN_FONTS
+    matplotlib.rcParams['font.sans-serif'] = fonts + [f for f in _LATIN_FONTS if f not in fonts]
+    matplotlib.rcParams['font.family'] = 'sans-serif'
+    # the course's list, changed in place: `utils.CLASS_NAMES` is this same list
+    data.CLASS_NAMES[:] = [i18n.translate_if_known(name) for name in ENGLISH_CLASS_NAMES]
+
+
+def _use_figure_format(fmt):
+    if fmt is None:
+        return
+    matplotlib.rcParams['svg.fonttype'] = 'none'  # text as text, not as outlines
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        from IPython import get_ipython
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats(fmt)
+
+
+i18n.on_language_change(_follow_language)
+_use_figure_format(config.current().figure_format)
 
 
 def plot_history(history, title=None, ax=None, label=None):
@@ -16,13 +62,16 @@ def plot_history(history, title=None, ax=None, label=None):
         fig = ax[0].figure
     colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
     for i, (name, h) in enumerate(histories.items()):
-        prefix = f'{name}: ' if name else ''
+        prefix = f'{i18n.translate_if_known(name)}: ' if name else ''
         colour = colours[i % len(colours)]
-        ax[0].plot(h['epoch'], h['loss'], 'o-', color=colour, label=f'{prefix}train loss')
-        ax[1].plot(h['epoch'], h['train_acc'], 'o-', color=colour, label=f'{prefix}train acc')
-        ax[1].plot(h['epoch'], h['test_acc'], 's--', color=colour, label=f'{prefix}test acc')
-    ax[0].set(xlabel='epoch', ylabel='loss')
-    ax[1].set(xlabel='epoch', ylabel='accuracy', ylim=(0, 1))
+        ax[0].plot(h['epoch'], h['loss'], 'o-', color=colour,
+                   label=prefix + translate('train loss'))
+        ax[1].plot(h['epoch'], h['train_acc'], 'o-', color=colour,
+                   label=prefix + translate('train acc'))
+        ax[1].plot(h['epoch'], h['test_acc'], 's--', color=colour,
+                   label=prefix + translate('test acc'))
+    ax[0].set(xlabel=translate('epoch'), ylabel=translate('loss'))
+    ax[1].set(xlabel=translate('epoch'), ylabel=translate('accuracy'), ylim=(0, 1))
     for a in ax:
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.legend(fontsize=8)

@@ -3,11 +3,13 @@
 Used to turn a network's FLOPs into "how long one epoch would take here". Every timing runs the
 operation once untimed first (MXNet allocates and picks kernels on the first call) and reports the
 best of `repeats` runs, which is the least disturbed by other programs. What the machine *is*
-(CPU model, cores, GPUs) is read in utils.hardware.
+(CPU model, cores, GPUs) is read in utils.hardware. Each measurement records how loaded the
+machine was (`utils.shared_results.last_load()`, shown by `utils.notes.load_note()`), and in the
+book build it is made once for both editions (utils.shared_results).
 """
 import time
 
-from . import hardware
+from . import hardware, shared_results
 from .compat import import_mxnet
 
 mx = import_mxnet()
@@ -44,7 +46,9 @@ def matmul_flops(ctx=None, n=1024, repeats=5):
     ctx = ctx or mx.cpu()
     a = nd.random.uniform(shape=(n, n), ctx=ctx)
     b = nd.random.uniform(shape=(n, n), ctx=ctx)
-    seconds = _best_seconds(lambda: nd.dot(a, b).wait_to_read(), repeats)
+    seconds = shared_results.remember(
+        'matmul', lambda: _best_seconds(lambda: nd.dot(a, b).wait_to_read(), repeats),
+        str(ctx), n, repeats)
     return 2 * n ** 3 / seconds
 
 
@@ -56,7 +60,9 @@ def memory_bandwidth(ctx=None, megabytes=128, repeats=5):
     count = int(megabytes * 1e6 // 4)
     src = nd.ones((count,), ctx=ctx)
     dst = nd.zeros((count,), ctx=ctx)
-    seconds = _best_seconds(lambda: (src.copyto(dst), dst.wait_to_read()), repeats)
+    seconds = shared_results.remember(
+        'bandwidth', lambda: _best_seconds(lambda: (src.copyto(dst), dst.wait_to_read()), repeats),
+        str(ctx), count, repeats)
     return 2 * 4 * count / seconds
 
 
@@ -80,4 +86,6 @@ def training_speed(net, input_shape, batch_size, steps=3, ctx=None):
         out.wait_to_read()
         nd.waitall()
 
-    return batch_size / _best_seconds(step, steps)
+    seconds = shared_results.remember('training_speed', lambda: _best_seconds(step, steps),
+                                      repr(net), tuple(input_shape), batch_size, steps, str(ctx))
+    return batch_size / seconds

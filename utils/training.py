@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import config, hardware
+from . import config, hardware, shared_results
 from .i18n import translate
 from .compat import import_mxnet
 
@@ -113,7 +113,8 @@ def _describe(train_data, test_data, num_epochs):
     size = getattr(train_data, 'batch_size', None)
     batch = translate(", batch {size}").format(size=size) if size else ""
     epochs = translate("{n} epochs" if num_epochs != 1 else "{n} epoch").format(n=num_epochs)
-    return f"{' / '.join(parts)}{batch}, {epochs}"
+    return translate("{loaders}{batch}, {epochs}").format(loaders=' / '.join(parts), batch=batch,
+                                                          epochs=epochs)
 
 
 def _progress(total, desc, enabled):
@@ -142,7 +143,16 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     amp=True trains in mixed precision where `ctx` has a low-precision type (float16 on a GPU,
     bfloat16 on an AVX-512 CPU; see `mixed_precision_dtype`), else in float32, saying why in one
     line. MXNet's loss scaler then reads one overflow flag from the device per batch.
+    In the book build the run is made once for both editions (utils.shared_results).
     """
+    return shared_results.train_once(_train, train_data, test_data, net, loss, trainer, ctx,
+                                     num_epochs, progress=progress, live_plot=live_plot, amp=amp)
+
+
+def _train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progress, live_plot,
+           amp, run_epoch=None):
+    """train()'s loop; run_epoch (default: train one epoch) is how an epoch's row is obtained."""
+    run_epoch = run_epoch or _train_epoch
     scaler, precision = None, ''
     if amp:
         dtype, why = mixed_precision_dtype(ctx)
@@ -158,7 +168,7 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     rows = []
     for epoch in range(1, num_epochs + 1):  # epochs count from 1 (printout, history, plots)
         try:
-            row = _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
+            row = run_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
                                scaler)
         except _Diverged as stop:
             print(stop.args[0])
