@@ -63,3 +63,11 @@ def test_only_config_reads_the_environment():
     reads = {p.name: _environment_reads(p) for p in sorted(UTILS.glob('*.py')) if p.name != 'config.py'}
     assert {name: lines for name, lines in reads.items() if lines} == {}
     assert _environment_reads(UTILS / 'config.py'), 'the scan itself must see config.py read it'
+
+
+def test_the_book_builds_settings_are_read_and_checked():
+    cfg = config.from_environment({'COURSE_SHARED_RESULTS': '/b/shared', 'COURSE_FIGURE_FORMAT': 'SVG'})
+    assert (cfg.shared_results, cfg.figure_format) == ('/b/shared', 'svg')
+    assert config.from_environment({}).shared_results is None  # students: everything computed
+    with pytest.raises(config.ConfigError, match='png or svg'):
+        config.from_environment({'COURSE_FIGURE_FORMAT': 'jpeg'})

@@ -362,3 +362,52 @@ def test_screenshots_for_people(visit):
         page.wait_for_timeout(300)
         page.screenshot(path=str(target), animations='disabled')
         assert target.stat().st_size > 20_000, f"{target} looks empty"
+
+
+# ----------------------------------------------------------------------------- one execution, two editions
+
+_NUMBER = re.compile(r'(?<![\w.])-?\d(?:[\d,]*\d)?(?:\.\d+)?(?:e[+-]?\d+)?%?')
+# Chapter 5 times its loaders in its own cells, not yet through utils.shared_results.remember
+# (the chapter's owner wraps them): strict, so that this mark must go once they are wrapped.
+_TIMED_IN_THE_NOTEBOOK = pytest.mark.xfail(strict=True, reason="ch5's own loader timings are "
+                                           "measured in each edition")
+
+
+def _outputs(html_file):
+    """The text of a built page's cell outputs (printed lines, tables, computed sentences) and the
+    SVG files of its figures."""
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(html_file.read_text(encoding='utf-8'), 'html.parser')
+    outputs = soup.select('main .cell_output')
+    figures = [html_file.parent / img['src'] for out in outputs for img in out.select('img')
+               if img.get('src', '').endswith('.svg')]
+    return [out.get_text(' ') for out in outputs], figures
+
+
+@pytest.mark.parametrize('source', [
+    pytest.param(p, marks=_TIMED_IN_THE_NOTEBOOK) if p.endswith('05_data_at_224') else p
+    for p in CHAPTERS])
+def test_both_editions_show_the_same_numbers(source, built_site):
+    """Each experiment ran once for both editions (utils.shared_results): every number in the
+    English page's outputs (trainings, timings, tables, sentences) is in the Chinese page's."""
+    english_text, _ = _outputs(built_site / f'{source}.html')
+    chinese_text, _ = _outputs(built_site / f'{chinese(source)}.html')
+    english_numbers = sorted(n for text in english_text for n in _NUMBER.findall(text))
+    chinese_numbers = sorted(n for text in chinese_text for n in _NUMBER.findall(text))
+    missing = [n for n in english_numbers if n not in chinese_numbers]
+    assert len(english_numbers) >= 5, f"{source}: too few numbers to compare: {english_numbers}"
+    assert not missing, f"{source}: numbers of the English page missing in Chinese: {missing[:20]}"
+
+
+@pytest.mark.parametrize('source', TRAINING_CHAPTERS)
+def test_figures_on_chinese_pages_are_labelled_in_chinese(source, built_site):
+    """The figures are SVG whose text is text: the training history's axes say 迭代周期 / 损失."""
+    _, english_figures = _outputs(built_site / f'{source}.html')
+    _, figures = _outputs(built_site / f'{chinese(source)}.html')
+    assert figures and len(figures) == len(english_figures), f"{source}: {figures}"
+    texts = [svg.read_text(encoding='utf-8') for svg in figures]
+    assert any('迭代周期' in t and '损失' in t for t in texts), \
+        f"{chinese(source)}: no training-history figure labelled in Chinese"
+    english_texts = [svg.read_text(encoding='utf-8') for svg in english_figures]
+    assert any('>epoch<' in t or 'epoch' in t for t in english_texts)
+    assert 'CJK' in ''.join(texts) and 'CJK' not in ''.join(english_texts)  # the font, in the SVG

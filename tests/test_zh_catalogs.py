@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -78,8 +79,9 @@ def test_markdown_blocks_reassemble_to_the_source():
 
 def test_glossary_has_the_established_terms():
     terms = {zh: en for zh, en, _ in tr.glossary()}
-    for zh in ('卷积层', '池化层', '全连接层', '丢弃法', '学习率', '批量大小', '迭代周期'):
+    for zh in ('卷积层', '池化层', '全连接层', '丢弃法', '学习率', '批量大小', '迭代周期', '规模档位'):
         assert zh in terms, zh
+    assert terms['规模档位'] == 'profile'
     page = (ROOT / 'book' / 'zh' / 'glossary.md').read_text()
     assert '| 卷积层 | convolutional layer |' in page
 
@@ -234,3 +236,33 @@ def test_runtime_reader_agrees_with_babel():
         expected = {m.id: m.string for m in tr.read_catalog(path)
                     if m.id and m.string and not m.fuzzy}
         assert i18n.read_po(path) == expected, page
+
+
+def test_figures_tables_lists_and_numbers_speak_chinese(chinese):
+    """Figure labels, table headers and class names come from the catalogs; back in English after."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import utils
+    history = pd.DataFrame({'epoch': [1, 2], 'loss': [2.3, 1.9], 'train_acc': [0.2, 0.4],
+                            'test_acc': [0.3, 0.5], 'seconds': [1.0, 1.1],
+                            'examples_per_sec': [10.0, 9.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # a glyph missing from the font is a warning
+        fig = utils.plot_history(history)
+        fig.canvas.draw()
+    labels = [fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel(), fig.axes[1].get_ylabel()]
+    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    plt.close(fig)
+    assert labels == ['迭代周期', '损失', '准确率'] and legend == ['训练准确率', '测试准确率']
+    assert 'CJK' in plt.rcParams['font.sans-serif'][0]
+    assert list(chinese.translated_table(history).columns)[:4] == ['迭代周期', '损失', '训练准确率',
+                                                                   '测试准确率']
+    styled = chinese.translated_table(history.style.format({'loss': '{:.2f}'})).to_html()
+    assert '损失' in styled and '2.30' in styled              # headers renamed, formats kept
+    assert list(history.columns)[1] == 'loss'                 # the data keep their names
+    assert utils.CLASS_NAMES[:3] == ['T恤', '裤子', '套衫'] and utils.CLASS_NAMES[9] == '短靴'
+    assert chinese.join(['T恤', '裤子']) == 'T恤、裤子'
+    assert (chinese.large_number(46_763_000), chinese.large_number(1_200_000)) == ('4,676 万', '120 万')
+    chinese.use_language('en')
+    assert utils.CLASS_NAMES[0] == 't-shirt' and chinese.large_number(46_763_000) == '46.8 million'
+    assert 'CJK' not in plt.rcParams['font.sans-serif'][0]

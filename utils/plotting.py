@@ -5,6 +5,8 @@ fonts-noto-cjk, installed by the scripts), with DejaVu Sans for what it lacks. T
 (utils.CLASS_NAMES) follow the language too. With COURSE_FIGURE_FORMAT=svg (the book build)
 notebooks show figures as SVG whose text stays text: sharp at any size, searchable in the PDFs.
 """
+import warnings
+
 import matplotlib
 import matplotlib.pyplot as plt
 
@@ -22,9 +24,26 @@ CJK_FONTS = ['Noto Sans CJK SC', 'Noto Sans CJK JP', 'Noto Sans CJK', 'DejaVu Sa
 _LATIN_FONTS = list(matplotlib.rcParams['font.sans-serif'])
 
 
+def _find_cjk_font():
+    """True when matplotlib knows a Noto Sans CJK font. Its font list is cached on first use, maybe
+    before fonts-noto-cjk was installed: then the system's fonts are looked through once more."""
+    from matplotlib import font_manager
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    if not known.intersection(CJK_FONTS[:-1]):
+        for path in font_manager.findSystemFonts():
+            if 'NotoSansCJK' in path or 'NotoSansSC' in path:
+                font_manager.fontManager.addfont(path)
+        known = {font.name for font in font_manager.fontManager.ttflist}
+    if not known.intersection(CJK_FONTS[:-1]):
+        warnings.warn("No Chinese font for the figures: install Noto Sans CJK (Debian/Ubuntu: "
+                      "apt-get install fonts-noto-cjk), then restart the notebook.")
+        return False
+    return True
+
+
 def _follow_language(lang):
     """Fonts and class names for `lang` (called by utils.i18n.use_language)."""
-    fonts = CJK_FONTS if lang == 'zh' else _LATIN_FONTS
+    fonts = CJK_FONTS if lang == 'zh' and _find_cjk_font() else _LATIN_FONTS
     matplotlib.rcParams['font.sans-serif'] = fonts + [f for f in _LATIN_FONTS if f not in fonts]
     matplotlib.rcParams['font.family'] = 'sans-serif'
     # the course's list, changed in place: `utils.CLASS_NAMES` is this same list
