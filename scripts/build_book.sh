@@ -31,6 +31,17 @@ export COURSE_FIGURE_FORMAT=svg
 # here and the Chinese edition reads them back (utils/shared_results.py), so both editions show the
 # same numbers and the expensive work is done once.
 export COURSE_SHARED_RESULTS="$ROOT/_build/.shared_results"
+# Every kernel of the build starts with utils loaded (IPython runs the startup folder's files): the
+# shared results seed the random generators, so both editions draw the same numbers from the first
+# cell on, and the figures are SVG from the first plot.
+export IPYTHONDIR="$ROOT/_build/ipython"
+mkdir -p "$IPYTHONDIR/profile_default/startup"
+cat > "$IPYTHONDIR/profile_default/startup/00-book-build.py" <<PY
+# Written by scripts/build_book.sh for the book build's kernels only.
+import sys
+sys.path.insert(0, '$ROOT')
+import utils.shared_results, utils.plotting  # noqa: E401,F401
+PY
 
 # The execution cache is keyed by notebook content only, so outputs made under another profile,
 # another data folder or older utils/ code would be reused: empty it (and the shared results) when

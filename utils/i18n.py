@@ -50,6 +50,9 @@ def use_language(lang):
     """Make `lang` the active language of this notebook (and of processes it starts)."""
     os.environ['COURSE_LANG'] = _check(lang)
     config.reload()
+    # The figures' font and the class names follow the language: utils.plotting registers that
+    # on import (utils imports its modules on first use, so import it now).
+    from . import plotting  # noqa: F401
     for listener in _listeners:
         listener(lang)
 
