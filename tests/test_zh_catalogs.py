@@ -122,9 +122,9 @@ def small_book(tmp_path, monkeypatch):
         - first item
         - second item
         '''))
-    monkeypatch.setattr(tr, 'ROOT', tmp_path)
-    monkeypatch.setattr(tr, 'LOCALE', tmp_path / 'locale')
-    monkeypatch.setattr(tr, 'GLOSSARY', tmp_path / 'glossary.tsv')
+    monkeypatch.setattr(tr.pages, 'ROOT', tmp_path)
+    monkeypatch.setattr(tr.pages, 'LOCALE', tmp_path / 'locale')
+    monkeypatch.setattr(tr.pages, 'GLOSSARY', tmp_path / 'glossary.tsv')
     return page
 
 
