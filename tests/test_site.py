@@ -14,6 +14,7 @@ import http.server
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -24,6 +25,9 @@ import yaml
 
 from conftest import ROOT, SHARED_DATA
 
+sys.path.insert(0, str(ROOT / 'scripts'))
+from zh_edition.pages import source_of, toc_pages  # noqa: E402  (the book's one TOC reader)
+
 HTML = ROOT / '_build' / 'html'
 SCREENSHOTS = ROOT / '_build' / 'screenshots'
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
@@ -33,30 +37,7 @@ BUILD_TIMEOUT_S = 900
 CONFIG = yaml.safe_load((ROOT / '_config.yml').read_text())
 
 
-def toc_files():
-    """Source files (without suffix) in _toc.yml order, root first."""
-    toc = yaml.safe_load((ROOT / '_toc.yml').read_text())
-    files = [toc['root']]
-
-    def walk(entries):
-        for entry in entries or []:
-            if 'file' in entry:
-                files.append(entry['file'])
-            walk(entry.get('sections'))
-            walk(entry.get('chapters'))
-    walk(toc.get('parts'))
-    walk(toc.get('chapters'))
-    return files
-
-
-def source_of(page):
-    for suffix in ('.ipynb', '.md'):
-        if (ROOT / (page + suffix)).exists():
-            return ROOT / (page + suffix)
-    raise FileNotFoundError(f"{page} is in _toc.yml but has no .ipynb or .md source")
-
-
-PAGES = toc_files()
+PAGES = toc_pages()
 # The Chinese edition: page folder/name is folder/zh/name in the site's zh/ folder, plus a glossary.
 def chinese(page):
     folder, _, name = page.rpartition('/')

@@ -15,19 +15,10 @@ from pathlib import Path
 @functools.lru_cache(maxsize=None)
 def english_pages(srcdir):
     """The pages of the English table of contents (_toc.yml in the source folder)."""
-    import yaml
-    toc = yaml.safe_load((Path(srcdir) / '_toc.yml').read_text())
-    pages = [toc['root']]
-
-    def walk(entries):
-        for entry in entries or []:
-            if 'file' in entry:
-                pages.append(entry['file'])
-            walk(entry.get('sections'))
-            walk(entry.get('chapters'))
-    walk(toc.get('parts'))
-    walk(toc.get('chapters'))
-    return set(pages)
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
+    from zh_edition.pages import toc_pages  # the one reader of _toc.yml's page list
+    return set(toc_pages(Path(srcdir)))
 
 
 def counterpart(pagename, edition, english):

@@ -23,9 +23,9 @@ class TranslationError(Exception):
 
 # ----------------------------------------------------------------------------- pages
 
-def toc_pages():
-    """Source files (without suffix) in _toc.yml order, root first."""
-    toc = yaml.safe_load((ROOT / '_toc.yml').read_text())
+def toc_pages(root=None):
+    """Source files (without suffix) in _toc.yml order, root first (root: the book's folder)."""
+    toc = yaml.safe_load(((root or ROOT) / '_toc.yml').read_text())
     pages = [toc['root']]
 
     def walk(entries):
