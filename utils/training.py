@@ -146,11 +146,11 @@ def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
     In the book build the run is made once for both editions (utils.shared_results).
     """
     return shared_results.train_once(_train, train_data, test_data, net, loss, trainer, ctx,
-                                     num_epochs, progress=progress, live_plot=live_plot, amp=amp)
+                                     num_epochs, progress=progress, amp=amp)
 
 
-def _train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progress, live_plot,
-           amp, run_epoch=None):
+def _train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progress, amp,
+           run_epoch=None):
     """train()'s loop; run_epoch (default: train one epoch) is how an epoch's row is obtained."""
     run_epoch = run_epoch or _train_epoch
     scaler, precision = None, ''
@@ -169,7 +169,7 @@ def _train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progre
     for epoch in range(1, num_epochs + 1):  # epochs count from 1 (printout, history, plots)
         try:
             row = run_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
-                               scaler)
+                            scaler)
         except _Diverged as stop:
             print(stop.args[0])
             break
