@@ -210,7 +210,8 @@ class Book:
             used.add(safe.lower())
             entry = {'submission': rel, 'path': str(submissions / rel), 'key': key, 'safe': safe,
                      'student': student, 'superseded_by': None if g['newer'] is None else
-                     (sid or display_name(g['newer']))}
+                     (sid or display_name(g['newer'])),
+                     'by_name': ' '.join(lms_identity(rel)) if g['by_name'] else None}
             entry.update(self._timing(records.get(key), shown, submissions / rel, deadline,
                                       lms_name(rel)['late'], reset_times))
             entries.append(entry)
@@ -234,7 +235,7 @@ class Book:
         record = dict(record, key=entry['key'], safe=entry['safe'], submission=entry['submission'],
                       student=entry['student'], late=entry['late'], submitted=entry['submitted'],
                       late_hours=entry.get('late_hours', 0.0),
-                      superseded_by=entry.get('superseded_by'),
+                      superseded_by=entry.get('superseded_by'), by_name=entry.get('by_name'),
                       graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'))
         self._keep_earlier_file(record)
         self.save_record(record)
@@ -328,7 +329,7 @@ class Book:
                'late_penalty': fmt(m['late_penalty']) if m['late_penalty'] else '',
                'total': fmt(m['total']), 'max_total': fmt(self.total_max),
                'superseded': superseded_text(older, a.max_score),
-               'flags': '; '.join(fb.speed_lines(rec))}
+               'flags': '; '.join(fb.speed_lines(rec) + by_name_flag(rec))}
         for q in a.auto:
             row[q] = fmt((rec.get('scores') or {}).get(q, 0) or 0)
         for q in a.manual:
@@ -445,6 +446,14 @@ class Book:
         for rec in main.values():
             self.write_feedback(rec)
         return self.write_grades()
+
+
+def by_name_flag(rec):
+    """A file given to a student by name alone although its download name carries an LMS user
+    id the roster does not have: whoever renamed themselves in the LMS would get it."""
+    if not rec.get('by_name'):
+        return []
+    return [f"matched by name only ({rec['by_name']} is not on the roster)"]
 
 
 def superseded_text(older, max_score):

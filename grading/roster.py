@@ -238,12 +238,14 @@ def group(files, roster, folder, log):
                 log(f"warning: {sid if roster else newest} has two files: {newest} is graded as "
                     f"theirs, the older {f} is listed as superseded")
         out += [{'file': f, 'student': roster.by_id[sid] if roster is not None else None,
-                 'newer': None if f == newest else newest} for f in mine]
+                 'newer': None if f == newest else newest,
+                 'by_name': roster is not None and how[f] == 'name' and bool(lms_identity(f))}
+                for f in mine]
     for f in files:
         if owner[f] is None:
             if roster is not None:
                 log(f"warning: {f} matches no student of the roster: graded under its file name")
-            out.append({'file': f, 'student': None, 'newer': None})
+            out.append({'file': f, 'student': None, 'newer': None, 'by_name': False})
     order = {f: i for i, f in enumerate(files)}
     return sorted(out, key=lambda e: order[e['file']]), conflicts
 

@@ -209,6 +209,8 @@ def test_a_classmate_who_takes_a_students_name_is_a_conflict_never_graded_as_her
     rows = grades_by(book, 'student_id')
     assert rows['S1']['status'] == 'conflict' and 'moodle 101, moodle 102' in rows['S1']['reason']
     assert rows['S1']['total'] == '' and rows['S2']['total'] == '2'
+    # Bob alone, matched by name: his Moodle id is not on the roster, so his row says so
+    assert 'matched by name only (moodle 103 is not on the roster)' in rows['S2']['flags']
     assert any('none is graded as this student' in s for s in said)
     text, warnings = lms.moodle_csv(book, book.rows()[0])
     assert [r[0] for r in read_text(text)[1:]] == ['S2'] and 'S1' in ' '.join(warnings)
