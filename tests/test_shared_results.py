@@ -24,7 +24,14 @@ net.initialize(init.Xavier())
 trainer = gluon.Trainer(net.collect_params(), 'sgd', {{'learning_rate': 0.1}})
 history = utils.train(train_data, test_data, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer,
                       utils.mx.cpu(), 2, progress=False)
+curve_net = utils.lenet()
+curve_net.initialize(init.Xavier())
+curve_trainer = gluon.Trainer(curve_net.collect_params(), 'sgd', {{'learning_rate': 0.1}})
+curve = utils.batch_losses(curve_net, utils.diagnostics.BlankImages(train_data),
+                           gluon.loss.SoftmaxCrossEntropyLoss(), curve_trainer, utils.mx.cpu(), 3)
 print(json.dumps({{
+    'curve': curve.to_dict('records'),
+    'curve_weights': float(curve_net[0].weight.data().sum().asscalar()),
     'history': history.to_dict('records'),
     'weights': float(net[0].weight.data().sum().asscalar()),
     'matmul': utils.matmul_flops(n=64, repeats=1),
@@ -58,9 +65,12 @@ def test_the_second_edition_shows_the_first_editions_numbers_in_its_own_language
     assert chinese['matmul'] == english['matmul']            # a speed measured once
     assert chinese['load'] == english['load']                # with the load it was measured at
     assert chinese['after'] == english['after']              # later random draws agree too
+    assert chinese['curve'] == english['curve'] and len(chinese['curve']) == 3
+    assert chinese['curve_weights'] == english['curve_weights']
     assert english_lines[-1].startswith('Epoch 2. Loss:')
     assert chinese_lines[-1].startswith('迭代周期 2。损失：') and '，' in chinese_lines[-1]
-    assert sorted(p.suffix for p in shared.iterdir()) == ['.params', '.pkl', '.pkl', '.states']
+    assert sorted(p.suffix for p in shared.iterdir()) == ['.params', '.params', '.pkl', '.pkl',
+                                                          '.pkl', '.states', '.states']
 
 
 def test_without_the_build_every_run_computes_and_nothing_is_kept(fake_data_dir, tmp_path):

@@ -101,7 +101,15 @@ def layer_scales(net, X, y, loss=None, chunk=None):
 def batch_losses(net, train_data, loss, trainer, ctx, num_batches):
     """Train for (at most) `num_batches` batches and return a DataFrame with one row per batch:
     batch, loss (mean over the batch), train_acc. Stops after the first batch whose loss is not
-    finite (that row is kept, so a divergence shows as its last row)."""
+    finite (that row is kept, so a divergence shows as its last row). In the book build the
+    batches are trained once for both editions (utils.shared_results)."""
+    from . import shared_results
+    return shared_results.trains_once(
+        'batch_losses', lambda: _batch_losses(net, train_data, loss, trainer, ctx, num_batches),
+        net, trainer, [train_data], ctx, num_batches)
+
+
+def _batch_losses(net, train_data, loss, trainer, ctx, num_batches):
     rows = []
     while len(rows) < num_batches:
         before = len(rows)

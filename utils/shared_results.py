@@ -143,6 +143,9 @@ def describe_network(net):
 def describe_loader(data):
     """A data loader as a cache input: kind, sizes and (the course's loader) labels and shuffling
     state. Not its describe(): that is in the reader's language."""
+    inner = _course_loader(data)
+    if inner is not None and inner is not data:  # a wrapper: its kind, then what it wraps
+        return (type(data).__name__,) + describe_loader(inner)
     labels = getattr(data, 'labels', None)
     rng = getattr(data, '_rng', None)
     return (type(data).__name__, len(data) if hasattr(data, '__len__') else None,
@@ -158,10 +161,48 @@ def describe_trainer(trainer):
             getattr(optimizer, 'momentum', None))
 
 
+def _course_loader(data):
+    """The course's loader inside `data` (a wrapper such as BlankImages keeps it as .data)."""
+    for _ in range(3):
+        if data is None or hasattr(data, '_rng'):
+            return data
+        data = getattr(data, 'data', None)
+    return None
+
+
 def _rng_states(loaders):
     """The shuffling generators' states of the course's loaders (they advance during training)."""
-    return [data._rng.bit_generator.state if getattr(data, '_rng', None) else None
-            for data in loaders]
+    return [loader._rng.bit_generator.state if loader is not None else None
+            for loader in map(_course_loader, loaders)]
+
+
+def trains_once(kind, compute, net, trainer, loaders, ctx, *inputs, replay=None, keep=None):
+    """compute()'s result, where compute trains `net` with `trainer` on `loaders`: computed once
+    per build; the second edition gets the result, the trained weights, the optimizer's state and
+    the loaders' shuffling state. replay(result): what the second edition runs instead of
+    compute (to print the run's lines in its language); its return value is the result."""
+    if folder() is None:
+        return remember(kind, compute)  # records the load
+    inputs = (describe_network(net), *map(describe_loader, loaders), describe_trainer(trainer),
+              str(ctx), *inputs)
+
+    def save(prefix):
+        net.save_parameters(f'{prefix}.params')
+        trainer.save_states(f'{prefix}.states')
+
+    def restore(prefix, stored):
+        result, loader_states = stored
+        replayed.append(replay(result) if replay is not None else result)
+        net.load_parameters(f'{prefix}.params', ctx=ctx)
+        trainer.load_states(f'{prefix}.states')
+        for loader, state in zip(map(_course_loader, loaders), loader_states):
+            if state is not None:
+                loader._rng.bit_generator.state = state
+
+    replayed = []
+    stored = remember(kind, lambda: (compute(), _rng_states(loaders)), *inputs, save=save,
+                      restore=restore, keep=keep and (lambda result: keep(result[0])))
+    return replayed[0] if replayed else stored[0]
 
 
 def train_once(run_training, train_data, test_data, net, loss, trainer, ctx, num_epochs,
@@ -169,39 +210,20 @@ def train_once(run_training, train_data, test_data, net, loss, trainer, ctx, num
     """utils.train's result, trained once per build: the second edition gets the same epochs.
 
     run_training(..., run_epoch=None) is train's loop; the second edition runs it with the stored
-    epochs instead of training (so its lines are printed in its own language) and then loads the
-    trained weights, the optimizer's state and the loaders' shuffling state. A run that stopped
+    epochs instead of training (so its lines are printed in its own language). A run that stopped
     early (a diverging loss) is never stored: it runs again.
     """
     def train(run_epoch=None):
         return run_training(train_data, test_data, net, loss, trainer, ctx, num_epochs,
                             run_epoch=run_epoch, **options)
 
-    if folder() is None:
-        return remember('train', train)  # records the load
-    loaders = (train_data, test_data)
-    inputs = (describe_network(net), describe_loader(train_data), describe_loader(test_data),
-              describe_trainer(trainer), str(ctx), num_epochs, options.get('amp', False))
+    def replay(history):
+        epochs = iter(history.to_dict('records'))
+        return train(run_epoch=lambda *args, **kwargs: next(epochs))
 
-    def save(prefix):
-        net.save_parameters(f'{prefix}.params')
-        trainer.save_states(f'{prefix}.states')
-
-    def restore(prefix, stored):
-        _history, loader_states = stored
-        epochs = iter(_history.to_dict('records'))
-        history = train(run_epoch=lambda *args, **kwargs: next(epochs))
-        net.load_parameters(f'{prefix}.params', ctx=ctx)
-        trainer.load_states(f'{prefix}.states')
-        for data, state in zip(loaders, loader_states):
-            if state is not None:
-                data._rng.bit_generator.state = state
-        replayed.append(history)
-
-    replayed = []
-    stored = remember('train', lambda: (train(), _rng_states(loaders)), *inputs, save=save,
-                      restore=restore, keep=lambda result: len(result[0]) == num_epochs)
-    return replayed[0] if replayed else stored[0]
+    return trains_once('train', train, net, trainer, (train_data, test_data), ctx, num_epochs,
+                       options.get('amp', False), replay=replay,
+                       keep=lambda history: len(history) == num_epochs)
 
 
 if config.current().shared_results:
