@@ -78,6 +78,9 @@ def grade(name, folder, out, engine, profile, data):
     if done.returncode != 0:
         raise SystemExit(f'grading {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
     own = {}
+    ready = re.search(r'started and checked in ([\d.]+) s', done.stdout)
+    print(f'  {folder.name} {engine[0]} {engine[1]}: {wall:.1f} s in all, of which '
+          f'{ready[1] if ready else "?"} s to start and check the engine')
     for line in done.stdout.splitlines():
         m = LOG_LINE.match(line)
         if m:

@@ -6,6 +6,11 @@ Either way each task gets one notebook's text and gives back its record and exec
 workers need no shared folder. Dask is used, rather than a queue of our own, for what a class on
 several machines needs: workers that join or leave, and a task whose worker is lost running again
 on another (Dask's scheduler re-runs it; each task yields one result, so no row is lost or doubled).
+
+Each grading process (this one, or a Dask worker process) has its own batch.Sweeper, which cleans
+the host's shared folders after its own sandboxes. Several worker processes on one machine
+(`--workers N`) cannot remove each other's live files that way: a running sandbox has private
+/tmp, /var/tmp, /dev/shm and IPC namespace, so nothing of it is in the host's shared folders.
 """
 import hashlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -118,8 +123,9 @@ class DaskEngine:
 
     def run(self, jobs, assignment):
         from distributed import as_completed as dask_completed
-        shared = self.client.scatter(assignment, broadcast=True, hash=False)
-        futures = {self.client.submit(grade_on_worker, job, shared, self.options, pure=False): job
+        # The assignment goes with every task (tens of kB), not scattered once: scattered data
+        # held only by workers that were lost would fail every task that still needs it.
+        futures = {self.client.submit(grade_on_worker, job, assignment, self.options, pure=False): job
                    for job in jobs}
         for future in dask_completed(futures):
             job = futures[future]

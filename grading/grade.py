@@ -32,6 +32,7 @@ roster or written.csv, a sandbox or Dask cluster that cannot run).
 """
 import argparse
 import sys
+import time
 from dataclasses import replace
 
 from .assignment import Assignment, GraderError, find_assignment  # noqa: F401  (the grader's API)
@@ -120,6 +121,7 @@ def start_engine(assignment, options):
         print(f'warning: {how}', file=sys.stderr)
     else:
         print(f'memory: {options.memory_mb} MB for all the processes of a submission together ({how})')
+    started = time.monotonic()
     engine = open_engine(options)
     try:
         for note in engine.check(assignment):
@@ -127,7 +129,7 @@ def start_engine(assignment, options):
     except BaseException:
         engine.close()
         raise
-    print(f'running on {engine.name}')
+    print(f'running on {engine.name} (started and checked in {time.monotonic() - started:.1f} s)')
     return engine
 
 

@@ -111,6 +111,7 @@ class SandboxRun:
     oom_kills: int = 0
     folder: str | None = None       # the run's temporary folder (gone after the run)
     executed_kept: bool = False
+    epilogue_error: str | None = None   # why the assignment's probe did not finish (from the report)
 
     @classmethod
     def from_sandbox(cls, result):
@@ -119,7 +120,8 @@ class SandboxRun:
                    exported=bool(result.get('exported')), channel_error=result.get('channel_error'),
                    stderr_tail=result.get('stderr_tail') or '', cleanup=list(result.get('cleanup') or []),
                    oom_kills=int(result.get('oom_kills') or 0), folder=result.get('folder'),
-                   executed_kept=bool(result.get('executed_kept')))
+                   executed_kept=bool(result.get('executed_kept')),
+                   epilogue_error=_text(result['epilogue_error'], 300) if result.get('epilogue_error') else None)
 
     @property
     def cell_times(self):
@@ -169,6 +171,8 @@ def run_notes(run, limits):
     if run.oom_kills:
         notes.append(f"the memory limit for the whole submission ({limits.memory_mb} MB, "
                      f"all its processes together) was reached: {run.oom_kills} process(es) killed")
+    if run.epilogue_error:
+        notes.append(f"the grader's probe (run after your last cell) did not finish: {run.epilogue_error}")
     if run.channel_error and not run.hard_timeout:
         notes.append(f"no usable record from the sandbox: {run.channel_error}")
     return notes

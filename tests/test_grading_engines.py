@@ -114,6 +114,15 @@ def test_a_missing_report_is_a_killed_run_with_the_workers_last_words():
     assert any('Boom' in n for n in outcome.notes)
 
 
+def test_a_probe_that_did_not_finish_is_noted_for_the_student():
+    run = SandboxRun.from_sandbox({'summary': {'errors': []}, 'exit': 0, 'hard_timeout': False,
+                                   'exported': True, 'epilogue_error': 'not run: the total time limit was reached'})
+    outcome = describe_run(run, GradeOptions(Path('s'), Path('o')).limits)
+    assert outcome.status == 'ok'
+    assert outcome.notes == ["the grader's probe (run after your last cell) did not finish: "
+                             "not run: the total time limit was reached"]
+
+
 # ----------------------------------------------------------------------------- the probe
 
 def probe_test(real_sources):
