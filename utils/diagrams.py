@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
-from .i18n import translate
+from .i18n import join, translate
 from .layer_accounting import layer_table
 
 COLORS = {'Input': '#bbbbbb', 'Conv2D': '#4c72b0', 'MaxPool2D': '#dd8452', 'AvgPool2D': '#dd8452',
@@ -113,7 +113,7 @@ def describe_block(block):
     """What a layer does, in words for a diagram: 'convolution 5×5, 20 channels, ReLU'."""
     kw = getattr(block, '_kwargs', {})
     act = getattr(block, 'act', None)
-    act = ', ReLU' if act is not None and getattr(act, '_act_type', '') == 'relu' else ''
+    act = ['ReLU'] if act is not None and getattr(act, '_act_type', '') == 'relu' else []
     kind = type(block).__name__
     if 'num_filter' in kw:
         parts = [f"{translate('convolution')} {'×'.join(map(str, kw['kernel']))}",
@@ -124,15 +124,15 @@ def describe_block(block):
             parts.append(translate('padding {p}').format(p=kw['pad'][0]))
         if kw.get('num_group', 1) > 1:
             parts.append(translate('{g} groups').format(g=kw['num_group']))
-        return ', '.join(parts) + act
+        return join(parts + act)
     if 'pool_type' in kw:
         name = translate('max-pooling') if kw['pool_type'] == 'max' else translate('average pooling')
-        text = f"{name} {'×'.join(map(str, kw['kernel']))}"
+        parts = [f"{name} {'×'.join(map(str, kw['kernel']))}"]
         if any(s != 1 for s in kw['stride']):
-            text += ', ' + translate('stride {s}').format(s=kw['stride'][0])
-        return text
+            parts.append(translate('stride {s}').format(s=kw['stride'][0]))
+        return join(parts)
     if kind == 'Dense':
-        return translate('dense, {n} units').format(n=block._units) + act
+        return join([translate('dense, {n} units').format(n=block._units)] + act)
     if kind == 'Dropout':
         return translate('dropout {p}').format(p=block._rate)
     if kind == 'Flatten':
@@ -287,7 +287,7 @@ def draw_convolution(x, kernel, positions=((0, 0), (0, 1)), padding=0, stride=1)
         window = (r * stride, c * stride, k, k)
         end = _grid(ax, padded, 0, translate('input') + (
             translate(', padding {p}').format(p=padding) if padding else ''), window, padding)
-        ax.text(end + 0.5, -padded.shape[0] / 2, '⋆', ha='center', va='center', fontsize=16)
+        ax.text(end + 0.5, -padded.shape[0] / 2, '*', ha='center', va='center', fontsize=16)
         end = _grid(ax, kernel, end + 1, translate('kernel'), (0, 0, k, k))
         ax.text(end + 0.5, -padded.shape[0] / 2, '=', ha='center', va='center', fontsize=16)
         _grid(ax, out, end + 1, translate('output') + (
@@ -313,7 +313,7 @@ def draw_channels(x, kernels):
     for n, ax in enumerate(axes[:, 0]):
         channel = translate('channel {n}').format(n=n + 1)
         end = _grid(ax, x[n], 0, f"{translate('input')}, {channel}")
-        ax.text(end + 0.5, -h / 2, '⋆', ha='center', va='center', fontsize=16)
+        ax.text(end + 0.5, -h / 2, '*', ha='center', va='center', fontsize=16)
         end = _grid(ax, kernels[n], end + 1, f"{translate('kernel')}, {channel}")
         ax.text(end + 0.5, -h / 2, '=', ha='center', va='center', fontsize=16)
         end = _grid(ax, parts[n], end + 1, translate('partial sum'))
