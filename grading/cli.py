@@ -4,6 +4,7 @@
     written  pages for the written questions; merge OUT/written.csv     (grading/classtools.py)
     report   the class report, OUT/report.html                          (grading/classtools.py)
     export   Canvas and Moodle gradebook CSVs, OUT/export/              (grading/classtools.py)
+    gradescope  a Gradescope autograder zip for one assignment          (grading/gradescope.py)
 
 A new command is one `register(Command(name, summary, run))` call: `run(argv)` gets the command
 line from the command's name on and returns the exit code. Nothing here imports more than the
@@ -43,6 +44,14 @@ register(Command('grade', 'grade a folder of submissions (the default command)',
 register(Command('written', 'pages for the written questions; merge OUT/written.csv', _class_tool))
 register(Command('report', 'the class report (OUT/report.html)', _class_tool))
 register(Command('export', 'Canvas and Moodle gradebook CSVs (OUT/export/)', _class_tool))
+
+
+def _gradescope(argv):
+    from .gradescope import main
+    return main(argv)
+
+
+register(Command('gradescope', 'a Gradescope autograder zip for one assignment', _gradescope))
 
 
 def overview():
