@@ -211,11 +211,12 @@ def results_json(assignment, record, feedback, seconds, warnings):
             'extra_data': {'status': record.get('status'), 'reason': record.get('reason')}}
 
 
-def not_graded(why, seconds):
-    """results.json when nothing could be graded: score 0, and the output says it is no grade."""
+def not_graded(why, seconds, detail=''):
+    """results.json when nothing could be graded: score 0, and the output says it is no grade.
+    `detail` (the grader's log) is for the instructors: extra_data and stdout only."""
     return {'score': 0, 'execution_time': int(round(seconds)), 'output_format': 'md',
             'output': f'**Not graded:** {why}', 'stdout_visibility': 'hidden', 'tests': [],
-            'extra_data': {'status': 'not graded', 'reason': why}}
+            'extra_data': {'status': 'not graded', 'reason': why, 'detail': detail[-2000:]}}
 
 
 def isolation_warnings(log):
@@ -231,20 +232,21 @@ def run(root):
     config = json.loads((ROOT / CONFIG).read_text())
     assignment = find_assignment(config['assignment'])
     notebook, why = pick_submission(root / 'submission', config['assignment'])
-    result = None
+    result, detail = None, ''
     if notebook is not None:
         with tempfile.TemporaryDirectory(prefix='gradescope-') as work:
             record, feedback, code, log = grade_notebook(notebook, config, work)
         print(log)  # Gradescope keeps stdout for the instructors (results/stdout)
-        if record is None:
-            tail = ' '.join(log.split())[-500:]
-            why = f'the grader could not run (exit code {code}): {tail}'
+        if record is None:  # e.g. a container that refuses the sandbox: never grade without it
+            detail = log
+            why = (f'the autograder could not run on this machine (exit code {code}; the instructors '
+                   f'see why in the autograder output). This is not your score.')
         else:
             result = results_json(assignment, record, feedback, time.monotonic() - started,
                                   isolation_warnings(log))
     if result is None:
         print(f'not graded: {why}')
-        result = not_graded(why, time.monotonic() - started)
+        result = not_graded(why, time.monotonic() - started, detail)
     results = root / 'results' / 'results.json'
     results.parent.mkdir(parents=True, exist_ok=True)
     tmp = results.with_name('.results.json.tmp')
