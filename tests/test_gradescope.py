@@ -153,9 +153,8 @@ def test_results_json_has_the_fields_of_gradescopes_specification(graded):
         assert sum(t['max_score'] for t in result['tests']) == 5, kind   # the tiny assignment's points
 
 
-def test_hidden_tests_are_shown_after_publishing_and_public_ones_at_once(graded, tiny):
+def test_hidden_tests_are_shown_after_publishing_and_public_ones_at_once(graded):
     results, _ = graded
-    _, autograder, _ = tiny
     tests = results['correct'][0]['tests']
     assert [t['name'] for t in tests] == [f'q{i}: {kind} tests' for i in (1, 2, 3) for kind in ('public', 'hidden')]
     for t in tests:
@@ -253,3 +252,22 @@ def test_setup_sh_parses_and_installs_only_pinned_packages(tiny, tmp_path):
         named = [w for w in line.split() if not w.startswith(('-', '"', '$')) and w != 'pip']
         assert all(w.split('==')[0].lower() in pinned for w in named), line
         assert '--no-deps' not in line or 'nodeps.txt' in line, line   # only mxnet and d2l
+
+
+def test_a_real_exercise_solution_gets_full_marks_on_gradescope(tmp_path):
+    """Exercise 1 (MXNet training in the smoke profile; hidden tests read utils and
+    course_settings from the bundled course): the master's solution scores every point."""
+    from grading.assignment import find_assignment
+    from submissions.suite import solution_answers
+    name = 'exercise_1_more_epochs'
+    gradescope = tmp_path / 'gs.zip'
+    done = grading('gradescope', name, '--out', gradescope)
+    assert done.returncode == 0, done.stderr
+    student = nbformat.read(ROOT / 'notebooks' / f'{name}.ipynb', as_version=4)
+    root = simulated_autograder(tmp_path, gradescope,
+                                {f'{name}.ipynb': with_answers(student, solution_answers(name))})
+    result, log = run_autograder(root)
+    check_against_specification(result)
+    assert result['extra_data']['status'] == 'ok', log[-3000:]
+    assert result['score'] == find_assignment(name).max_score > 0
+    assert all(t['status'] == 'passed' for t in result['tests']), result['tests']
