@@ -23,7 +23,7 @@ from submissions.suite import with_answers
 
 from grading import cli, runner, sandbox  # noqa: E402
 from grading.assignment import Assignment, GraderError  # noqa: E402
-from grading.checks import require_probe_support  # noqa: E402
+from grading.checks import require_probe_support, supports_epilogue  # noqa: E402
 from grading.options import GradeOptions  # noqa: E402
 from grading.records import SandboxRun, UntrustedSummary, describe_run  # noqa: E402
 from grading.speed import reference_notebook, speed_flags  # noqa: E402
@@ -53,10 +53,11 @@ def write_class(folder, student, answers_by_name):
 
 
 def with_files(zip_path, target, extra):
-    """A copy of an autograder zip with files added ({name: text})."""
+    """A copy of an autograder zip with files added or replaced ({name: text})."""
     with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(target, 'w') as dst:
         for name in src.namelist():
-            dst.writestr(name, src.read(name))
+            if name not in extra:
+                dst.writestr(name, src.read(name))
         for name, text in extra.items():
             dst.writestr(name, text)
     return target
@@ -197,6 +198,25 @@ def test_a_probe_without_a_sandbox_that_runs_it_stops_the_grader(tiny_assignment
     monkeypatch.setattr(sandbox, 'run_notebook', old_run_notebook)
     with pytest.raises(GraderError, match='carries a probe'):
         require_probe_support(assignment)
+
+
+def test_the_sandbox_runs_the_probe_or_the_grader_refuses_the_assignment(tiny_assignment, tmp_path):
+    """End to end with the real sandbox: the probe's variables reach the hidden tests, with the seed
+    the grader drew; a sandbox without `epilogue=` stops the grader before anything runs."""
+    student, autograder = tiny_assignment
+    cases = [{'code': '>>> probe_seed == grader_seed\nTrue', 'hidden': True},
+             {'code': ">>> probe_table_rows == 3 and any('square' in s for s in submission_sources)\nTrue",
+              'hidden': True}]
+    q3 = 'test = ' + repr({'name': 'q3', 'points': 1, 'suites': [{'type': 'doctest', 'cases': cases}]})
+    zip_path = with_files(autograder, tmp_path / 'probe.zip', {
+        'tests/q3.py': q3, 'probe.py': 'probe_seed = __grader_seed\nprobe_table_rows = len(table)\n'})
+    subs = write_class(tmp_path / 'subs', student, {'a.ipynb': CORRECT})
+    done = run_grader(zip_path, subs, '--out', tmp_path / 'out', '--cell-timeout', 20)
+    if not supports_epilogue():
+        assert done.returncode == 2 and 'carries a probe' in done.stderr, done.stderr[-2000:]
+        return
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert rows_of(tmp_path / 'out')['a.ipynb']['q3'] == '1'
 
 
 # ----------------------------------------------------------------------------- the speed check
