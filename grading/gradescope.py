@@ -225,10 +225,33 @@ def isolation_warnings(log):
     return [line[len('warning: '):].strip() for line in log.splitlines() if line.startswith('warning: ')]
 
 
+def write_results(root, result):
+    results = Path(root) / 'results' / 'results.json'
+    results.parent.mkdir(parents=True, exist_ok=True)
+    tmp = results.with_name('.results.json.tmp')
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, results)
+    print(f"score {result['score']}; wrote {results}")
+
+
 def run(root):
-    """Grade /autograder/submission (root: /autograder) into root/results/results.json."""
+    """Grade /autograder/submission (root: /autograder) into root/results/results.json; whatever
+    goes wrong, a results.json that says the submission was not graded."""
     started = time.monotonic()
-    root = Path(root)
+    try:
+        result = grade_submission(Path(root), started)
+    except Exception:  # a broken autograder zip or machine: said so, never a silent failure
+        import traceback
+        detail = traceback.format_exc()
+        print(detail)
+        result = not_graded('the autograder failed (the instructors see why in the autograder '
+                            'output). This is not your score.', time.monotonic() - started, detail)
+    write_results(root, result)
+    return 0
+
+
+def grade_submission(root, started):
+    """results.json's content for the submission under root (/autograder)."""
     config = json.loads((ROOT / CONFIG).read_text())
     assignment = find_assignment(config['assignment'])
     notebook, why = pick_submission(root / 'submission', config['assignment'])
@@ -247,13 +270,7 @@ def run(root):
     if result is None:
         print(f'not graded: {why}')
         result = not_graded(why, time.monotonic() - started, detail)
-    results = root / 'results' / 'results.json'
-    results.parent.mkdir(parents=True, exist_ok=True)
-    tmp = results.with_name('.results.json.tmp')
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, results)
-    print(f"score {result['score']}; wrote {results}")
-    return 0
+    return result
 
 
 if __name__ == '__main__':

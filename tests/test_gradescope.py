@@ -271,3 +271,22 @@ def test_a_real_exercise_solution_gets_full_marks_on_gradescope(tmp_path):
     assert result['extra_data']['status'] == 'ok', log[-3000:]
     assert result['score'] == find_assignment(name).max_score > 0
     assert all(t['status'] == 'passed' for t in result['tests']), result['tests']
+
+
+def test_an_autograder_missing_its_tests_writes_a_not_graded_result(tiny, tmp_path):
+    student, _, gradescope = tiny
+    root = simulated_autograder(tmp_path, gradescope, {'exercise.ipynb': with_answers(student, CORRECT)})
+    (root / 'source' / 'course' / 'instructors' / 'autograder' / 'tiny.zip').unlink()
+    result, log = run_autograder(root)
+    check_against_specification(result)
+    assert result['score'] == 0 and 'This is not your score' in result['output']
+    assert "assignment 'tiny' not found" in result['extra_data']['detail'] and 'not found' in log
+
+
+def test_the_command_refuses_an_unknown_assignment_or_an_out_that_is_not_a_zip(tiny, tmp_path):
+    _, autograder, _ = tiny
+    unknown = grading('gradescope', 'no_such_exercise', '--out', tmp_path / 'a.zip')
+    assert unknown.returncode == 2 and 'not found' in unknown.stderr
+    not_zip = grading('gradescope', autograder, '--out', tmp_path / 'a.tar')
+    assert not_zip.returncode == 2 and 'must end in .zip' in not_zip.stderr
+    assert list(tmp_path.iterdir()) == []   # nothing written, not even a partial file
