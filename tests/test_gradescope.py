@@ -290,3 +290,17 @@ def test_the_command_refuses_an_unknown_assignment_or_an_out_that_is_not_a_zip(t
     not_zip = grading('gradescope', autograder, '--out', tmp_path / 'a.tar')
     assert not_zip.returncode == 2 and 'must end in .zip' in not_zip.stderr
     assert list(tmp_path.iterdir()) == []   # nothing written, not even a partial file
+
+
+def test_a_submission_can_neither_read_the_hidden_tests_nor_write_its_own_results(tiny, tmp_path):
+    student, _, gradescope = tiny
+    forge = ("import json\ntry:\n    json.dump({'score': 1000, 'tests': []}, "
+             "open('/autograder/results/results.json', 'w'))\nexcept OSError:\n    pass")
+    read = "open('/autograder/source/course/instructors/autograder/tiny.zip', 'rb').read()"
+    nb = with_answers(student, CORRECT, extra_cells=[forge, read])
+    root = simulated_autograder(tmp_path, gradescope, {'exercise.ipynb': nb})
+    result, log = run_autograder(root)
+    check_against_specification(result)
+    assert result['score'] == 5, log[-3000:]               # the grader's score, not the forged one
+    assert result['extra_data']['status'] == 'error'
+    assert re.search(r'raised (FileNotFoundError|PermissionError)', result['extra_data']['reason'])
