@@ -85,7 +85,7 @@ def simulated_autograder(tmp, gradescope_zip, notebooks):
     return root
 
 
-def run_autograder(root, caps=None):
+def run_autograder(root, caps=None, venv=None):
     """Run /autograder/run_autograder with `root` bound at /autograder: (results.json, stdout).
     caps: the capabilities to keep (None: all, as root on this machine)."""
     args = []
@@ -96,7 +96,7 @@ def run_autograder(root, caps=None):
             ['--bind', str(entry), str(entry)]
     if caps is not None:
         args += ['--cap-drop', 'ALL'] + [a for c in caps for a in ('--cap-add', f'CAP_{c}')]
-    env = [f'COURSE_VENV={Path(sys.executable).parents[1]}', f'FASHION_MNIST_DIR={SHARED_DATA}']
+    env = [f'COURSE_VENV={venv or Path(sys.executable).parents[1]}', f'FASHION_MNIST_DIR={SHARED_DATA}']
     done = subprocess.run(['bwrap', *args, '--dev-bind', '/dev', '/dev', '--proc', '/proc',
                            '--bind', str(root), '/autograder', '--chdir', '/autograder',
                            'env', *env, '/autograder/run_autograder'],
@@ -304,3 +304,12 @@ def test_a_submission_can_neither_read_the_hidden_tests_nor_write_its_own_result
     assert result['score'] == 5, log[-3000:]               # the grader's score, not the forged one
     assert result['extra_data']['status'] == 'error'
     assert re.search(r'raised (FileNotFoundError|PermissionError)', result['extra_data']['reason'])
+
+
+def test_a_machine_where_setup_failed_still_gets_a_results_json_saying_so(tiny, tmp_path):
+    student, _, gradescope = tiny
+    root = simulated_autograder(tmp_path, gradescope, {'exercise.ipynb': with_answers(student, CORRECT)})
+    result, log = run_autograder(root, venv=tmp_path / 'no-venv')
+    check_against_specification(result)
+    assert result['score'] == 0 and 'This is not your score' in result['output']
+    assert 'setup.sh failed' in log
