@@ -313,3 +313,18 @@ def test_a_machine_where_setup_failed_still_gets_a_results_json_saying_so(tiny, 
     check_against_specification(result)
     assert result['score'] == 0 and 'This is not your score' in result['output']
     assert 'setup.sh failed' in log
+
+
+def test_the_graders_warnings_about_its_sandbox_reach_the_students_output(graded, tiny):
+    from grading import gradescope
+    from grading.assignment import Assignment
+    _, records = graded
+    log = ('Grading tiny ...\nwarning: this Linux kernel has no Landlock: submissions are kept from '
+           'the tests only by file permissions\n[1/1] submission.ipynb: ok, 5/5 (6 s)\n')
+    warnings = gradescope.isolation_warnings(log)
+    assert warnings == ['this Linux kernel has no Landlock: submissions are kept from the tests '
+                        'only by file permissions']
+    result = gradescope.results_json(Assignment(tiny[1]), records['correct'], '# Feedback\n', 3.4, warnings)
+    check_against_specification(result)
+    assert '## How this notebook was isolated\n\n- this Linux kernel has no Landlock' in result['output']
+    assert result['execution_time'] == 3 and result['score'] == 5
