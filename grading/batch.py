@@ -10,9 +10,8 @@ Standard library only. Used by grade.py:
   plan left out (other files, `X.IPYNB`, hidden files, links, FIFOs, empty sub-folders, ...), so
   that `grade_one` gives each its row (a notebook is graded; anything else gets an `unreadable`
   row saying what it is), and makes every name safe to write.
-- `Sweeper`: after each submission, removes whatever the sandbox user still owns on the host
-  (processes, /dev/shm files, SysV IPC objects, temp folders) and says so in that submission's
-  feedback.
+- `Sweeper`: after each submission, removes whatever a sandbox user id still owns on the host
+  (/dev/shm files, SysV IPC objects, temp folders) and says so in that submission's feedback.
 """
 import hashlib
 import os
@@ -171,22 +170,23 @@ def complete_plan(entries, folder, add_missing=True, stamp=None, reserved=None):
 
 
 class Sweeper:
-    """Checks, after each submission, that nothing owned by the sandbox user remains on the host
-    (/dev/shm, SysV IPC, temp folders; its processes are checked per submission by cgroup and
-    session in sandbox.run_notebook) and removes it.
+    """Checks, after each submission, that nothing owned by a sandbox user id (the reserved range
+    of grading/sandbox_limits.py) remains on the host (/dev/shm, SysV IPC, temp folders) and
+    removes it. Inside bwrap a submission has its own IPC namespace and no writable host folder,
+    so this is a second wall; its processes are killed per submission (cgroup, session, user id)
+    in sandbox.run_notebook.
 
-    Only as root (otherwise the sandbox user is the grader's own user, and its files cannot be
-    told apart). What the user owned before grading started is left alone. With --jobs > 1 the
-    check waits until no other sandbox of this batch is running; its notes then go to the
-    submission that finished last.
+    Only as root (otherwise submissions run as the grader's own user, whose files cannot be told
+    apart). What those ids owned before grading started is left alone. With --jobs > 1 the check
+    waits until no other sandbox of this batch is running; its notes then go to the submission
+    that finished last.
     """
 
-    def __init__(self, sandbox, user='nobody'):
-        import pwd
+    def __init__(self, sandbox):
         self.sandbox = sandbox
+        self.limits = sandbox._sibling('sandbox_limits')
         self.enabled = os.geteuid() == 0
-        self.uid = pwd.getpwnam(user).pw_uid if self.enabled else None
-        self.baseline = sandbox.leftovers(self.uid) if self.enabled else None
+        self.baseline = self.limits.leftovers() if self.enabled else None
         self.lock = threading.Lock()
         self.active = 0
 
@@ -200,4 +200,4 @@ class Sweeper:
             self.active -= 1
             if not self.enabled or self.active:
                 return []
-            return self.sandbox.clean_leftovers(self.uid, self.baseline)
+            return self.limits.clean_leftovers(self.baseline, self.sandbox.remove_tree)

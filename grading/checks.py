@@ -82,15 +82,13 @@ def preflight(runtime, memory_bytes, secret_paths=()):
         raise GraderError(f"the sandbox cannot run a notebook on this machine: {problem}")
     notes = [str(n) for n in summary.get('notes') or []]
     if namespace.get('readable'):
-        notes.append('submissions can read the autograder file: keep it where the sandbox user '
-                     'cannot read it (run as root, or on a kernel with Landlock)')
+        notes.append('submissions can read the autograder file: the sandbox (bubblewrap) should '
+                     'show them nothing of the host; check grading/sandbox_bwrap.py')
     return notes
 
 
 def isolation_warning():
-    if sandbox().landlock_abi() < 1:
-        return ('this Linux kernel has no Landlock: submissions are kept from the tests only by '
-                'file permissions' + ('' if os.geteuid() == 0 else ' and run as YOUR user; '
-                                      'run the grader as root to run them as nobody'))
-    return None
+    """What this machine's sandbox cannot guarantee (bubblewrap missing, not root, no pids
+    cgroup), said once per batch; None when everything holds."""
+    return '; '.join(sandbox().isolation_warnings()) or None
 

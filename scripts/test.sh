@@ -8,13 +8,16 @@ cd "$ROOT"
 source scripts/setup_env.sh
 
 # Debian packages the checks need: chromium (browser tests, PDF printing), fonts-noto-cjk (the
-# Chinese edition's glyphs), poppler-utils (pdftoppm/pdftotext/pdffonts read the PDFs back).
+# Chinese edition's glyphs), poppler-utils (pdftoppm/pdftotext/pdffonts read the PDFs back),
+# bubblewrap and libseccomp2 (the grader's sandbox: bwrap, and the library pyseccomp loads).
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null || missing="$missing fonts-noto-cjk"
 command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
+command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
+ldconfig -p 2>/dev/null | grep -q libseccomp.so.2 || missing="$missing libseccomp2"
 if [ -n "$missing" ]; then
-  echo "Installing Debian packages for the browser and PDF checks:$missing"
+  echo "Installing Debian packages for the browser, PDF and sandbox checks:$missing"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi

@@ -31,7 +31,7 @@ CORRECT = ['total = sum(range(1, 11))', 'grid = np.linspace(0, 1, 5)',
 PARTLY = ['total = 55', 'grid = np.zeros(5)',  # q2 wrong: passes its public test only
           "table = pd.DataFrame({'n': [1, 2, 3]})\ntable['square'] = table['n'] ** 2"]
 SYNTAX_HONEST = 3  # q1's cell does not parse: q2 + q3 = 3 points
-ISOLATED = os.geteuid() == 0 or sandbox.landlock_abi() >= 1
+ISOLATED = sandbox.bwrap_path() is not None
 
 
 def run_grader(*args, **kw):
@@ -147,7 +147,7 @@ def test_public_test_output_is_in_the_feedback_but_hidden_tests_are_not(graded):
         assert 'hidden-marker' not in text, f'hidden test text reached {path}'
 
 
-@pytest.mark.skipif(not ISOLATED, reason='needs root (to run submissions as nobody) or Landlock')
+@pytest.mark.skipif(not ISOLATED, reason='needs bubblewrap (apt-get install bubblewrap)')
 def test_nothing_outside_the_temporary_folders_changed(graded):
     assert graded['before'] == graded['after']
     assert graded['sentinel'].read_text() == 'must survive grading'

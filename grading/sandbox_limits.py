@@ -1,0 +1,349 @@
+"""Per-submission limits the grader sets up outside bubblewrap: a user id of its own and a cgroup.
+
+- `UserIds`: every concurrent submission runs under its own user id, taken from the range that
+  systemd reserves for dynamic users (61184-65519, DynamicUser=), so that limits the kernel
+  counts per user (RLIMIT_NPROC: threads and processes; kernel key quotas) are per submission,
+  and nothing of one submission (a process, a file) belongs to the user of another. A lock file
+  per id (flock, held while the submission runs) keeps two graders on one machine apart; an id
+  that a user account or a running process has is skipped.
+- `Group`: one cgroup for all the processes of a submission, with the memory controller (one
+  memory limit, tmpfs pages included) and the pids controller (a thread bomb stops at its own
+  limit): cgroup v2 where the grader's cgroup may have children with those controllers, else the
+  cgroup v1 hierarchies (hybrid systems such as this course's test machine). What a machine lacks
+  is said once per batch (`support`).
+"""
+import fcntl
+import os
+import pwd
+import signal
+import time
+
+FIRST_UID, LAST_UID = 61184, 65519
+LOCK_DIR = '/run/grading-sandbox'
+PIDS_MAX = 512  # processes and threads of one submission (MXNet training uses a few dozen)
+
+
+def processes_of(uid):
+    """Pids of the processes whose real user id is uid."""
+    found = []
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open(f'/proc/{name}/status') as f:
+                    for line in f:
+                        if line.startswith('Uid:'):
+                            if int(line.split()[1]) == uid:
+                                found.append(int(name))
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+class UserIds:
+    """Hands out user ids from the reserved range (as root; else None: the grader's own user)."""
+
+    def __init__(self, lock_dir=LOCK_DIR):
+        self.lock_dir = lock_dir
+
+    def claim(self):
+        """(uid, lock fd) of a free id; raises OSError when the whole range is in use."""
+        os.makedirs(self.lock_dir, mode=0o700, exist_ok=True)
+        info = os.lstat(self.lock_dir)
+        if info.st_uid != 0 or info.st_mode & 0o077 or not os.path.isdir(self.lock_dir) \
+                or os.path.islink(self.lock_dir):
+            raise OSError(f'{self.lock_dir} must be a folder of root with mode 0700')
+        start = FIRST_UID + int.from_bytes(os.urandom(2), 'big') % (LAST_UID - FIRST_UID + 1)
+        for offset in range(LAST_UID - FIRST_UID + 1):
+            uid = FIRST_UID + (start - FIRST_UID + offset) % (LAST_UID - FIRST_UID + 1)
+            fd = os.open(os.path.join(self.lock_dir, str(uid)),
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            if self.taken(uid):
+                os.close(fd)
+                continue
+            return uid, fd
+        raise OSError(f'every user id from {FIRST_UID} to {LAST_UID} is in use')
+
+    @staticmethod
+    def taken(uid):
+        try:
+            pwd.getpwuid(uid)
+            return True
+        except KeyError:
+            return bool(processes_of(uid))
+
+    @staticmethod
+    def release(uid, fd):
+        """Kill what still runs under uid (nothing should), then free it. Returns how many."""
+        left = processes_of(uid)
+        for _ in range(50):
+            pids = processes_of(uid)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        os.close(fd)
+        return len(left)
+
+
+def _mounts():
+    """[(fstype, super options, mount point)] of the cgroup file systems."""
+    out = []
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            m = line.split()
+            sep = m.index('-')
+            if m[sep + 1] in ('cgroup', 'cgroup2'):
+                out.append((m[sep + 1], m[sep + 3] if len(m) > sep + 3 else '', m[4]))
+    return out
+
+
+def locate(controller):
+    """(version, parent folder) where this process may make cgroups with `controller`
+    ('memory' or 'pids'), or (None, why not)."""
+    try:
+        with open('/proc/self/cgroup') as f:
+            lines = [line.rstrip('\n').split(':', 2) for line in f]
+        mounts = _mounts()
+    except OSError as err:
+        return None, f'cannot read the cgroups of this process ({err})'
+    reasons = []
+    for fstype, options, point in mounts:
+        if fstype == 'cgroup2':
+            own = next((p for h, c, p in lines if h == '0' and c == ''), None)
+            if own is None:
+                continue
+            parent = os.path.join(point, own.lstrip('/'))
+            try:
+                subtree = open(os.path.join(parent, 'cgroup.subtree_control')).read().split()
+                available = open(os.path.join(parent, 'cgroup.controllers')).read().split()
+                if controller not in subtree and own == '/' and controller in available:
+                    with open(os.path.join(parent, 'cgroup.subtree_control'), 'w') as f:
+                        f.write(f'+{controller}')
+                    subtree.append(controller)
+            except OSError as err:
+                reasons.append(f'cgroup v2 at {parent}: {err.strerror}')
+                continue
+            if controller in subtree and os.access(parent, os.W_OK):
+                return 2, parent
+            reasons.append(f'cgroup v2 at {parent} cannot have a child with the {controller} '
+                           f'controller (available: {" ".join(available) or "none"})')
+        elif fstype == 'cgroup' and controller in options.split(','):
+            own = next((p for h, c, p in lines if controller in c.split(',')), None)
+            if own is None:
+                continue
+            parent = os.path.join(point, own.lstrip('/'))
+            if os.access(parent, os.W_OK):
+                return 1, parent
+            reasons.append(f'cgroup v1 {controller} at {parent} is not writable')
+    return None, '; '.join(reasons) or f'no cgroup file system with the {controller} controller'
+
+
+def support(controller):
+    """(version, a sentence on where), or (None, what a submission can then do)."""
+    version, where = locate(controller)
+    if version is not None:
+        return version, f'cgroup v{version} under {where}'
+    if controller == 'memory':
+        return None, (f'no memory cgroup available ({where}): memory is capped per process only, '
+                      'so a submission that starts several processes can use a multiple of the cap')
+    return None, (f'no pids cgroup available ({where}): threads and processes are limited per '
+                  'submission user only (RLIMIT_NPROC)')
+
+
+class Group:
+    """The cgroup folders (one per v1 hierarchy, or one v2 folder) of one submission."""
+
+    def __init__(self, paths, memory_version):
+        self.paths, self.memory_version = paths, memory_version  # {controller: folder}
+
+    @classmethod
+    def create(cls, memory_bytes, pids_max=PIDS_MAX):
+        """A new group; controllers the machine lacks are left out (see `support`)."""
+        paths, memory_version = {}, None
+        name = f'grading-{os.getpid()}-{os.urandom(4).hex()}'
+        for controller in ('memory', 'pids'):
+            version, parent = locate(controller)
+            if version is None:
+                continue
+            remove_stale(parent)
+            path = os.path.join(parent, name)
+            try:
+                if path not in paths.values():
+                    os.mkdir(path)
+                limits = {'memory': [('memory.max', memory_bytes), ('memory.swap.max', 0)] if version == 2
+                          else [('memory.limit_in_bytes', memory_bytes), ('memory.memsw.limit_in_bytes', memory_bytes)],
+                          'pids': [('pids.max', pids_max)]}[controller]
+                for i, (key, value) in enumerate(limits):
+                    if i == 0 or os.path.exists(os.path.join(path, key)):
+                        with open(os.path.join(path, key), 'w') as f:
+                            f.write(str(value))
+            except OSError:
+                if not any(p == path for p in paths.values()):
+                    _rmdir(path)
+                continue
+            paths[controller] = path
+            memory_version = version if controller == 'memory' else memory_version
+        return cls(paths, memory_version)
+
+    @property
+    def procs(self):
+        """The cgroup.procs files to write a pid into (one per hierarchy)."""
+        return sorted({os.path.join(p, 'cgroup.procs') for p in self.paths.values()})
+
+    def pids(self):
+        found = set()
+        for procs in self.procs:
+            try:
+                with open(procs) as f:
+                    found |= {int(x) for x in f.read().split()}
+            except OSError:
+                pass
+        return sorted(found)
+
+    def oom_kills(self):
+        """How many processes the kernel killed for the group's memory limit."""
+        if 'memory' not in self.paths:
+            return 0
+        name = 'memory.events' if self.memory_version == 2 else 'memory.oom_control'
+        try:
+            with open(os.path.join(self.paths['memory'], name)) as f:
+                for line in f:
+                    key, _, value = line.partition(' ')
+                    if key == 'oom_kill':
+                        return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def kill_all(self, grace=2.0):
+        """Kill whatever is left in the group after `grace` seconds (processes of the sandbox's
+        PID namespace are still being torn down when bwrap returns); return how many."""
+        deadline = time.monotonic() + grace
+        while self.pids() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        left = self.pids()
+        deadline = time.monotonic() + 5
+        while self.pids() and time.monotonic() < deadline:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        return len(left)
+
+    def remove(self):
+        for path in set(self.paths.values()):
+            _rmdir(path)
+
+
+def _rmdir(path):
+    for _ in range(100):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def remove_stale(parent):
+    """Remove empty groups left by a grader that was killed (its pid is in the name)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        m = name.split('-')
+        if len(m) == 3 and m[0] == 'grading' and m[1].isdigit() and not os.path.exists(f'/proc/{m[1]}'):
+            try:
+                os.rmdir(os.path.join(parent, name))  # fails, harmlessly, if it is not empty
+            except OSError:
+                pass
+
+
+# ----------------------------------------------------------------------------- a second wall
+# Inside bwrap a submission has its own IPC namespace and no writable host folder: nothing below
+# can exist. The batch checks all the same (Sweeper in grading/batch.py) and removes what would.
+
+SYSV_KINDS = {'shm': 'shared-memory segment', 'msg': 'message queue', 'sem': 'semaphore set'}
+
+
+def in_range(uid):
+    return FIRST_UID <= uid <= LAST_UID
+
+
+def _sysv_objects():
+    """[(kind, id)] of the host's SysV IPC objects owned or created by a sandbox user id."""
+    found = []
+    for kind in SYSV_KINDS:
+        try:
+            with open(f'/proc/sysvipc/{kind}') as f:
+                header = f.readline().split()
+                rows = [line.split() for line in f]
+        except OSError:
+            continue
+        id_col = header.index({'shm': 'shmid', 'msg': 'msqid', 'sem': 'semid'}[kind])
+        cols = [header.index(c) for c in ('uid', 'cuid') if c in header]
+        found += [(kind, int(r[id_col])) for r in rows if any(in_range(int(r[c])) for c in cols)]
+    return found
+
+
+def _owned_entries(folder):
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        try:
+            if in_range(os.lstat(os.path.join(folder, name)).st_uid):
+                out.append(os.path.join(folder, name))
+        except OSError:
+            pass
+    return out
+
+
+def leftovers(temp_dirs=None):
+    """What the sandbox user ids own on the host now: {'sysv': [(kind, id)], 'file': [path]}
+    (entries of /dev/shm, the system temp folder and /var/tmp)."""
+    import tempfile
+    temp_dirs = temp_dirs or sorted({'/dev/shm', tempfile.gettempdir(), '/var/tmp'})
+    return {'sysv': _sysv_objects(), 'file': [p for d in temp_dirs for p in _owned_entries(d)]}
+
+
+def clean_leftovers(baseline, remove_tree):
+    """Remove what the sandbox ids own now but did not own in `baseline` (a `leftovers` result);
+    return one sentence per kind of thing that had to be removed."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    now, notes = leftovers(), []
+    sysv = [o for o in now['sysv'] if o not in baseline['sysv']]
+    for kind, ident in sysv:
+        if kind == 'sem':
+            libc.semctl(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(0))  # IPC_RMID
+        else:
+            getattr(libc, f'{kind}ctl')(ctypes.c_int(ident), ctypes.c_int(0), None)
+    if sysv:
+        notes.append('cleanup removed ' + ', '.join(f'a SysV {SYSV_KINDS[k]}' for k, _ in sysv))
+    files = [p for p in now['file'] if p not in baseline['file']]
+    for path in files:
+        try:
+            remove_tree(path)
+        except OSError:
+            pass
+    if files:
+        notes.append(f"cleanup removed {len(files)} file(s) or folder(s) of the sandbox users from "
+                     f"{', '.join(sorted({os.path.dirname(p) for p in files}))}")
+    return notes

@@ -1,0 +1,247 @@
+"""The bubblewrap sandbox (grading/sandbox*.py) against the classes a hostile review found:
+kernel keyrings, a full disk, one user for every sandbox (thread limits), the output cap
+(display updates), host information in /proc, mountinfo and /sys/fs/cgroup, seccomp-denied calls,
+a linked .venv; and the epilogue and export the grader builds on. Each notebook here imports no
+MXNet: a run costs a kernel start (a few seconds).
+"""
+import ctypes
+import errno
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT
+from submissions.hostile import notebook
+
+from grading import sandbox, sandbox_limits  # noqa: E402
+
+pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason='needs bubblewrap (apt-get install bubblewrap)')
+AS_ROOT = os.geteuid() == 0
+MEMORY = 1000 * 2**20
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def run(tmp_path, *cells, name='run', **kw):
+    kw.setdefault('memory_bytes', MEMORY)
+    result = sandbox.run_notebook(notebook(*cells), 'x.ipynb', cell_timeout=60, total_timeout=120,
+                                  private_dir=str(tmp_path / name / 'export'), work_root=str(tmp_path),
+                                  keep_executed=str(tmp_path / f'{name}.ipynb'), **kw)
+    assert result['channel_error'] is None, result
+    namespace = sandbox.read_exported(str(tmp_path / name / 'export'))[0] if result['exported'] else {}
+    return result, namespace
+
+
+SYSCALLS = r'''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+NR = {'add_key': 248, 'request_key': 249, 'keyctl': 250, 'ptrace': 101, 'bpf': 321,
+      'perf_event_open': 298, 'userfaultfd': 323, 'mount': 165, 'umount2': 166, 'pivot_root': 155,
+      'unshare': 272, 'clone': 56, 'clone3': 435, 'setns': 308}
+ARGS = {'add_key': (b'user', b'hostile-key', b'payload', 7, -3),   # into the session keyring
+        'request_key': (b'user', b'grader-secret', None, 0), 'keyctl': (11, SECRET, 0, 0),  # KEYCTL_READ
+        'ptrace': (0, 0, 0, 0), 'bpf': (0, 0, 0), 'perf_event_open': (0, 0, -1, -1, 0), 'userfaultfd': (1,),
+        'mount': (b'none', b'/tmp', b'tmpfs', 0, None), 'umount2': (b'/work', 2), 'pivot_root': (b'/tmp', b'/tmp'),
+        'unshare': (0x10000000,), 'clone': (0x10000000 | 17, 0, 0, 0, 0), 'clone3': (0, 0), 'setns': (0, 0)}
+denied = {}
+for name, number in NR.items():
+    if libc.syscall(number, *ARGS[name]) == 0 and name == 'clone':
+        os._exit(0)  # a child in a new user namespace: must never happen
+    denied[name] = ctypes.get_errno()
+keys = open('/proc/keys').read()
+'''
+
+HOST_VIEW = r'''
+import glob, os
+mount_points = [line.split()[4] for line in open('/proc/self/mountinfo')]
+cmdlines, environs = [], []
+for pid in glob.glob('/proc/[0-9]*'):
+    for kind, into in (('cmdline', cmdlines), ('environ', environs)):
+        try:
+            into.append(open(f'{pid}/{kind}', 'rb').read().decode('utf-8', 'replace'))
+        except OSError:
+            pass
+cgroups = open('/proc/self/cgroup').read()
+sys_cgroup = os.path.exists('/sys/fs/cgroup')
+sys_entries = sorted(os.listdir('/sys'))
+uid = os.getuid()
+'''
+
+
+@pytest.fixture
+def grader_key():
+    """A secret key in the grader's own session keyring (as a login or sudo session has)."""
+    if libc.syscall(250, 1, b'grader-test-session') < 0:  # KEYCTL_JOIN_SESSION_KEYRING
+        pytest.skip(f'no keyrings here ({os.strerror(ctypes.get_errno())})')
+    serial = libc.syscall(248, b'user', b'grader-secret', b'top-secret', 10, -3)
+    assert serial > 0, os.strerror(ctypes.get_errno())
+    yield serial
+    libc.syscall(250, 3, serial)  # KEYCTL_REVOKE
+
+
+def test_keyrings_namespaces_tracing_and_mounts_are_denied_and_the_graders_key_is_unseen(tmp_path, grader_key):
+    result, ns = run(tmp_path, f'SECRET = {grader_key}\n' + SYSCALLS)
+    assert not result['summary']['errors'], result['summary']
+    denied = ns['denied']
+    assert denied.pop('clone3') == errno.ENOSYS, denied  # so that the C library falls back to clone
+    assert denied == {name: errno.EPERM for name in denied}, denied
+    assert 'grader-secret' not in ns['keys'] and 'grader-test-session' not in ns['keys'], ns['keys']
+    assert 'hostile-key' not in ns['keys']
+
+
+def test_nothing_of_the_host_shows_in_proc_mountinfo_or_sys(tmp_path):
+    result, ns = run(tmp_path, HOST_VIEW, read_only=[str(ROOT / 'utils')],
+                     env={'SOME_DATA': str(ROOT / 'utils')})
+    assert set(ns['mount_points']) <= {'/', '/usr', '/etc', '/etc/passwd', '/etc/group', '/proc', '/proc/irq',
+                                       '/proc/bus', '/dev', '/dev/pts', '/dev/shm', '/sys/devices/system/cpu',
+                                       '/opt/python', '/opt/venv/lib', '/opt/venv/bin/python3',
+                                       '/opt/venv/pyvenv.cfg', '/data/0', '/work', '/tmp', '/var/tmp', '/export',
+                                       '/grader/worker.py', '/grader/input.tar', '/grader/config.json'} \
+        | {f'/dev/{d}' for d in ('null', 'zero', 'full', 'random', 'urandom', 'tty')}, ns['mount_points']
+    seen = '\n'.join(ns['cmdlines'] + ns['environs'])
+    for host in (str(ROOT), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), str(tmp_path)):
+        assert host not in seen, (host, seen)
+    assert '/data/0' in seen  # the data folder's variable names it where the kernel sees it
+    assert not ns['sys_cgroup'] and ns['sys_entries'] == ['devices']
+    assert all(line.endswith(':/') for line in ns['cgroups'].splitlines()), ns['cgroups']
+    if AS_ROOT:
+        assert sandbox_limits.FIRST_UID <= ns['uid'] == result['uid'] <= sandbox_limits.LAST_UID
+
+
+FILL = r'''
+written, error = 0, None
+try:
+    with open('ballast', 'wb') as f:
+        while written < 3 * 2**30:
+            f.write(b'x' * 2**20)
+            written += 2**20
+except OSError as err:
+    error = err.errno
+'''
+
+
+def test_a_submission_cannot_fill_the_disk(tmp_path):
+    result, ns = run(tmp_path, FILL)
+    assert ns['error'] in (errno.ENOSPC, errno.EFBIG), ns
+    assert ns['written'] <= MEMORY // 2  # its folder is a tmpfs of half the memory limit
+    assert result['exported'] and result['summary']['errors'] == []  # its export still had room
+
+
+FLOOD = r'''
+from IPython.display import display, update_display
+for _ in range(40):
+    display({'text/plain': 'x'}, raw=True, display_id='same')
+for i in range(60):
+    update_display({'text/plain': str(i) * 2**20}, raw=True, display_id='same')
+'''
+
+
+def test_the_output_cap_holds_for_display_updates_and_tracebacks(tmp_path):
+    result, _ = run(tmp_path, FLOOD, "raise ValueError('y' * 2**23)", 'total = 55')
+    size = (tmp_path / 'run.ipynb').stat().st_size
+    assert size < 3 * 2**20, size  # the documented cap is 2 MB of output
+    assert result['summary']['truncated_output'] is True
+    assert result['exported']
+
+
+HOG = r'''
+import subprocess, time
+sleepers = []
+try:
+    for _ in range(5000):
+        sleepers.append(subprocess.Popen(['sleep', '30']))
+except OSError as err:
+    print('stopped at', len(sleepers), err)
+held = len(sleepers)
+time.sleep(30)
+'''
+
+NEIGHBOUR = r'''
+import threading, time
+import numpy
+workers = [threading.Thread(target=time.sleep, args=(0.5,)) for _ in range(8)]
+for t in workers:
+    t.start()
+for t in workers:
+    t.join()
+ok = 1
+'''
+
+
+def tasks_of_range():
+    """How many processes and threads the sandbox user ids have now."""
+    tasks = 0
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            status = dict(line.split(':', 1) for line in open(f'/proc/{pid}/status'))
+        except (OSError, ValueError):
+            continue
+        if sandbox_limits.in_range(int(status['Uid'].split()[0])):
+            tasks += int(status['Threads'])
+    return tasks
+
+
+@pytest.mark.skipif(not AS_ROOT, reason='a user id of its own per submission needs root')
+def test_a_thread_hog_does_not_stop_its_neighbour(tmp_path):
+    results = {}
+    hog = threading.Thread(target=lambda: results.update(hog=run(tmp_path, HOG, name='hog')))
+    hog.start()
+    deadline = time.time() + 90
+    while tasks_of_range() < 400 and time.time() < deadline and hog.is_alive():
+        time.sleep(0.2)
+    assert tasks_of_range() >= 400, 'the hog never held its processes'
+    results['neighbour'] = run(tmp_path, NEIGHBOUR, name='neighbour', memory_bytes=2 * MEMORY)  # room for 8 stacks
+    hog.join()
+    (hog_result, hog_ns), (neighbour_result, neighbour_ns) = results['hog'], results['neighbour']
+    assert neighbour_ns.get('ok') == 1 and not neighbour_result['summary']['errors'], neighbour_result['summary']
+    assert 400 <= hog_ns['held'] < sandbox_limits.PIDS_MAX  # stopped at its own limit
+    assert hog_result['uid'] != neighbour_result['uid']
+
+
+LENET = r'''
+import numpy as np
+shapes = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 400), (120,), (84, 120), (84,), (10, 84), (10,)]
+params = {f'p{i}': np.random.default_rng(i).normal(size=s).astype('float32') for i, s in enumerate(shapes)}
+flat = [float(v) for p in params.values() for v in p.ravel()]
+'''
+
+
+def test_the_epilogue_runs_after_an_error_stays_out_of_the_notebook_and_is_exported(tmp_path):
+    epilogue = "__grader_seed = 3\nprobe = [__grader_seed, total]\nprint('EPILOGUE-OUTPUT')\n" + LENET
+    result, ns = run(tmp_path, 'total = 55', '1 / 0', epilogue=epilogue)
+    assert result['epilogue_error'] is None and ns['probe'] == [3, 55]
+    assert len(ns['flat']) == sum(p.size for p in ns['params'].values()) == 61706
+    assert ns['params']['p4'].shape == (120, 400)
+    assert 'EPILOGUE-OUTPUT' not in (tmp_path / 'run.ipynb').read_text()
+    assert [e['ename'] for e in result['summary']['errors']] == ['ZeroDivisionError']
+    failed, _ = run(tmp_path, 'total = 55', epilogue='raise KeyError("probe")', name='failed')
+    assert failed['epilogue_error'] == "KeyError: 'probe'" and failed['exported']
+
+
+def test_a_linked_venv_runs_notebooks(tmp_path):
+    linked = tmp_path / 'linked-venv'
+    linked.symlink_to(os.path.realpath(sys.prefix), target_is_directory=True)
+    script = ('import json, sys; from grading import sandbox\n'
+              'from submissions.hostile import notebook\n'
+              f'r = sandbox.run_notebook(notebook("total = 55"), "x.ipynb", cell_timeout=60, total_timeout=120, '
+              f'memory_bytes={MEMORY}, private_dir={str(tmp_path / "export")!r})\n'
+              'print(json.dumps([r["exported"], r["stderr_tail"], sys.prefix]))')
+    done = subprocess.run([str(linked / 'bin' / 'python'), '-c', script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=f'{ROOT}:{ROOT / "tests"}'))
+    exported, tail, prefix = json.loads(done.stdout.splitlines()[-1])
+    assert prefix == str(linked) and exported, (tail, done.stderr[-2000:])
+
+
+def test_without_bubblewrap_the_grader_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: None)
+    assert any('apt-get install bubblewrap' in w for w in sandbox.isolation_warnings())
+    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: str(tmp_path / 'bwrap'))  # not there
+    result = sandbox.run_notebook(notebook('total = 55'), 'x.ipynb', cell_timeout=10, total_timeout=20,
+                                  memory_bytes=MEMORY, private_dir=str(tmp_path / 'export'))
+    assert not result['exported'] and 'apt-get install bubblewrap' in result['stderr_tail'], result
