@@ -39,6 +39,7 @@ MAX_EXPORT_BYTES = 200 * 2**20         # all exported arrays together (see sandb
 MAX_JSON_BYTES = 20 * 2**20
 MAX_EXECUTED_BYTES = 50 * 2**20
 MAX_OUTPUT_BYTES = 2 * 2**20           # everything a notebook's outputs add to it
+WORKER_BYTES = 160 * 2**20             # the cgroup's room for the worker (nbclient), not the submission's
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -227,7 +228,7 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
     try:
         channel = os.open(os.path.join(base, 'channel'), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         claim = limits.UserIds().claim() if os.geteuid() == 0 else None
-        group = limits.Group.create(memory_bytes) if use_cgroup else None
+        group = limits.Group.create(memory_bytes + WORKER_BYTES) if use_cgroup else None
         mapping = layout.data_paths(read_only)
         config = {'notebook': notebook_name, 'cell_timeout': int(cell_timeout),
                   'total_timeout': int(total_timeout), 'memory_bytes': int(memory_bytes),
