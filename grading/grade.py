@@ -9,8 +9,8 @@ scripts/make_exercises.py (otter-grader's format: tests/q*.py, public and hidden
 
 For every `*.ipynb` in SUBMISSIONS_DIR, in name order:
 1. the notebook is read and checked here (status `unreadable` if it is not a notebook);
-2. it runs in a fresh sandbox (bubblewrap), as a user id of its own when the grader runs as root, with a per-cell
-   and a total time limit and a memory cap, walled off from the rest of the machine
+2. it runs in a fresh sandbox (bubblewrap), as a user id of its own when the grader runs as root,
+   with a per-cell and a total time limit and a memory cap, walled off from the rest of the machine
    (grading/sandbox.py); afterwards its variables are exported as plain data;
 3. a separate process, outside that folder, runs the public and hidden tests against that data
    (grading/testproc.py). The tests are never copied where the submission's code runs.
