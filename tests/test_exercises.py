@@ -187,6 +187,17 @@ def graded_rows(folder):
         return {r['submission']: r for r in csv.DictReader(f) if r['submission'].endswith('.ipynb')}
 
 
+def probe_cells(name):
+    """The autograder's grader probe as a last cell, run as the grader runs it (with
+    `__grader_seed`; 0 is the hidden tests' default), for graders that do not run probe.py
+    themselves yet. Where the grader does, the probe simply runs twice."""
+    import zipfile
+    with zipfile.ZipFile(ROOT / 'instructors' / 'autograder' / f'{name}.zip') as zf:
+        if make_exercises.PROBE_FILE not in zf.namelist():
+            return []
+        return ['__grader_seed = 0\n' + zf.read(make_exercises.PROBE_FILE).decode()]
+
+
 @pytest.fixture(scope='module')
 def graded_solutions(tmp_path_factory):
     """Grade, for each exercise, the solved, alternative and fabricated submissions under the smoke
@@ -197,7 +208,7 @@ def graded_solutions(tmp_path_factory):
         folder = base / name
         folder.mkdir()
         for kind in KINDS:
-            nb = with_answers(student(name), submission_answers(name, kind))
+            nb = with_answers(student(name), submission_answers(name, kind), extra_cells=probe_cells(name))
             nbformat.write(nb, folder / f'{kind}.ipynb')
         env = dict(os.environ, FASHION_MNIST_DIR=str(SHARED_DATA))
         cmd = [sys.executable, '-m', 'grading', name, str(folder), '--out', str(base / f'{name}-out'),
@@ -252,6 +263,16 @@ def test_fabricated_answers_do_not_reach_full_marks(graded_solutions, name):
     executed = nbformat.read(folder / 'executed' / 'fabricated.ipynb', as_version=4)
     checks = [c for c in executed.cells if c.cell_type == 'code' and c.source.startswith('grader.check(')]
     assert all('failed' not in json.dumps(c.outputs) for c in checks), 'the public tests all pass'
+
+
+@pytest.mark.parametrize('name', EXPECTED[:3])
+def test_fabricated_training_runs_score_at_most_half_of_the_auto_graded_points(graded_solutions, name):
+    """Typed histories and curves that fit the grader's settings, no training: the hidden tests
+    recompute from the notebook's exported networks, so at most half the points remain."""
+    code, out, folder = graded_solutions[name]
+    row = graded_rows(folder)['fabricated.ipynb']
+    feedback = (folder / 'feedback' / 'fabricated.md').read_text()
+    assert float(row['score']) <= float(row['max_score']) / 2, feedback
 
 
 def test_student_notebooks_render_in_a_book_with_warnings_as_errors(tmp_path):

@@ -67,6 +67,42 @@ def sample_parameters(net, seed, count=512):
                        for a in arrays]}
 
 
+def pack_or_sample(net, seed):
+    """`pack_parameters(net)` when every parameter is finite, else (a diverged run, whose
+    values say nothing more) only `sample_parameters(net, seed)`: small, and it shows the
+    non-finite values."""
+    packed = pack_parameters(net)
+    if packed is None or all(np.isfinite(c).all() for chunks in packed['data'] for c in chunks):
+        return packed
+    return sample_parameters(net, seed)
+
+
+def _nbytes(packed):
+    if packed is None:
+        return 0
+    if 'data' in packed:
+        return sum(c.nbytes for chunks in packed['data'] for c in chunks)
+    return sum(v.nbytes for v in packed['values'])
+
+
+def pack_several(nets, seed, budget=120 * 2**20):
+    """{'names': sorted names, 'nets': {name: pack_or_sample(net)}} of a dict of networks, as
+    many as fit in `budget` bytes, starting at the one the grader's `seed` picks (always
+    included), so that a notebook cannot know which of its networks will be re-scored."""
+    if not isinstance(nets, dict) or not nets or not all(isinstance(k, str) for k in nets):
+        return None
+    names = sorted(nets)
+    start = int(seed) % len(names)
+    out = {}
+    for name in names[start:] + names[:start]:
+        packed = pack_or_sample(nets[name], seed)
+        if out and _nbytes(packed) > budget:
+            break
+        out[name] = packed
+        budget -= _nbytes(packed)
+    return {'names': names, 'nets': out}
+
+
 # ----------------------------------------------------------------------------- test side
 
 def _shapes(packed, what):
@@ -120,6 +156,16 @@ def _mx():
     return import_mxnet()
 
 
+def open_evidence(packed, seed, what='parameters'):
+    """(arrays or None, finite) of `pack_or_sample`'s output: all the parameters when they were
+    finite, else None and whether the sample holds a non-finite value (False when it does)."""
+    if isinstance(packed, dict) and 'data' in packed:
+        arrays = unpack(packed, what)
+        return arrays, all_finite(arrays)
+    sample = unpack_sample(packed, seed, what)
+    return None, all(np.isfinite(values).all() for _, _, values in sample)
+
+
 def _build(make_net, side):
     mx = _mx()
     net = make_net()
@@ -168,6 +214,18 @@ def relative_change(arrays, reference):
                for a, r in zip(arrays, reference))
 
 
+def biases_moved(arrays):
+    """True if some bias (a 1-D parameter: every initializer of MXNet starts them at zero) is
+    not zero: the network took a training step, whatever its initialization was."""
+    return any(a.ndim == 1 and np.any(a != 0) for a in arrays)
+
+
+def trained(arrays, reference=None):
+    """The parameters moved: some bias left zero and, given the seeded initialization
+    (`seeded_parameters`), some array changed by more than 0.1 % of its size."""
+    return biases_moved(arrays) and (reference is None or relative_change(arrays, reference) > 1e-3)
+
+
 def all_finite(arrays):
     return all(np.isfinite(a).all() for a in arrays)
 
@@ -191,20 +249,38 @@ def grader_examples(settings, split, count, seed, resize=None, batch_size=256,
     return data.Batches(images, labels, batch_size, resize, shuffle=False, ctx=mx.cpu())
 
 
-def loss_and_accuracy(net, examples, blank=False):
-    """(mean cross-entropy, accuracy) of `net` in prediction mode (dropout off) on `examples`;
-    blank=True scores the same labels on all-zero images."""
+def loss_and_accuracy(net, examples, training=False):
+    """(mean cross-entropy, accuracy) of `net` on `examples`, in prediction mode (dropout off), or
+    with training=True as a training step sees them (dropout on: what a curve's first batch
+    records), without changing the network."""
     mx = _mx()
     loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     total, correct, count = 0.0, 0.0, 0
     for X, y in examples:
-        if blank:
-            X = X * 0
-        out = net(X)
+        if training:
+            with mx.autograd.train_mode():
+                out = net(X)
+        else:
+            out = net(X)
         total += float(loss(out, y).sum().asscalar())
         correct += float((out.argmax(axis=1) == y.astype('float32')).sum().asscalar())
         count += X.shape[0]
     return total / max(count, 1), correct / max(count, 1)
+
+
+def agrees(measured, claimed):
+    """The tolerance between a loss the grader measures from the parameters (after the last step,
+    dropout off) and the loss a curve or history reports (during training, dropout on): within
+    0.5 or 30 %; both above 100 (an explosion) also agree."""
+    if measured > 100 and claimed > 100:
+        return True
+    return abs(measured - claimed) <= max(0.5, 0.3 * abs(claimed))
+
+
+def exploded(net, examples):
+    """The network diverged: its loss on `examples` is not finite or above 100."""
+    value = loss_and_accuracy(net, examples)[0]
+    return not np.isfinite(value) or value > 100
 
 
 def sampling_tolerance(count, population):

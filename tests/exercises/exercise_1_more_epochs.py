@@ -1,25 +1,35 @@
 """Exercise 1: answer cells (in order) of a fabricated and of an alternative correct submission."""
 
-# The attack of the grading issue: one epoch instead of the profile's, no training at all,
-# hand-written histories that pass every public test.
+# The attack of the grading issues: no training at all, histories typed to fit the grader's own
+# settings (its epoch count; accuracies whole counts over the subsets' sizes; seconds x speed =
+# the training images), fresh untrained networks under the right names, and everything read off
+# the typed histories. It passes every public test.
 FABRICATED = [
     '''
-num_epochs = 1
-def made_up(accuracy):
-    return pd.DataFrame({'epoch': [0], 'loss': [0.5], 'train_acc': [accuracy],
-                         'test_acc': [accuracy - 0.02], 'seconds': [30.0], 'examples_per_sec': [2000.0]})
-alexnet_history, lenet_history = made_up(0.91), made_up(0.88)
-alexnet, lenet = utils.alexnet(), utils.lenet()
+def made_up(accuracies):
+    n_train, n_test = settings.train_examples or 60000, settings.test_examples or 10000
+    rows = [dict(epoch=e + 1, loss=2.0 - 0.3 * e, train_acc=round(a * n_train) / n_train,
+                 test_acc=round((a - 0.02) * n_test) / n_test, seconds=10.0,
+                 examples_per_sec=n_train / 10.0) for e, a in enumerate(accuracies)]
+    return pd.DataFrame(rows)
+alexnet_history = made_up(np.linspace(0.5, 0.8, num_epochs))
+lenet_history = made_up(np.linspace(0.6, 0.85, num_epochs))
+mx.random.seed(0)
+alexnet = utils.alexnet()
 alexnet.initialize(init.Xavier())
-lenet.initialize()
 alexnet(nd.zeros((1, 1, image_size, image_size)))
+mx.random.seed(0)
+lenet = utils.lenet()
+lenet.initialize()
 lenet(nd.zeros((1, 1, 28, 28)))
 ''',
     '''
-gaps = {'AlexNet': 0.02, 'LeNet': 0.02}
+gaps = {name: float(h['train_acc'].iloc[-1] - h['test_acc'].iloc[-1])
+        for name, h in {'AlexNet': alexnet_history, 'LeNet': lenet_history}.items()}
 ''',
     '''
-best_epoch = {'AlexNet': 0, 'LeNet': 0}
+best_epoch = {name: int(h.loc[h['test_acc'].idxmax(), 'epoch'])
+              for name, h in {'AlexNet': alexnet_history, 'LeNet': lenet_history}.items()}
 ''',
     '''
 def count_parameters(net):
@@ -28,12 +38,13 @@ def count_parameters(net):
 n_params = {'AlexNet': count_parameters(alexnet), 'LeNet': count_parameters(lenet)}
 ''',
 ]
-# the question it must lose points on (q2-q4 only read the histories, which it keeps consistent;
-# q4's parameter count needs no training)
-FABRICATED_LOSES = ['q1']
+# The questions whose point is a training run, which it must lose (q3 reads the history and q4
+# counts parameters, which needs no training: 2 of 6 points remain, at most half).
+FABRICATED_LOSES = ['q1', 'q2']
 
-# Correct in other words: its own loaders and Trainer objects, numpy instead of pandas
-# look-ups, the last of several best epochs.
+# Correct in other words: its own loaders (under the names the question asks for) and Trainer
+# objects, init.Uniform(0.07) named for LeNet's default, numpy instead of pandas look-ups, the
+# gaps re-scored in a loop, the last of several best epochs.
 ALTERNATIVE = [
     '''
 alexnet_train, alexnet_test = utils.load_data_fashion_mnist(
@@ -56,8 +67,9 @@ utils.plot_history({'AlexNet': alexnet_history, 'LeNet': lenet_history});
 ''',
     '''
 gaps = {}
-for name, h in [('AlexNet', alexnet_history), ('LeNet', lenet_history)]:
-    gaps[name] = float(h['train_acc'].to_numpy()[-1]) - float(h['test_acc'].to_numpy()[-1])
+for name, net, data, h in [('AlexNet', alexnet, alexnet_train, alexnet_history),
+                           ('LeNet', lenet, lenet_train, lenet_history)]:
+    gaps[name] = float(utils.evaluate_accuracy(data, net, ctx)) - float(h['test_acc'].to_numpy()[-1])
 ''',
     '''
 best_epoch = {}

@@ -1,32 +1,51 @@
 """Exercise 2: answer cells (in order) of a fabricated and of an alternative correct submission."""
 
-# Tables and curves written by hand to pass every public test: no network measured or trained.
+# The attack of the grading issues: the step-0 measurements of questions 1 and 2 done (they are
+# cheap), but no network trained: question 4's three curves and question 5's blank-image run
+# typed to fit the grader's settings (batch numbers, batch counts, accuracies as counts over the
+# batch size, ln 10 where a real run starts there), with fresh networks under the right names.
 FABRICATED = [
     '''
 INITS = {'xavier': init.Xavier(), 'default': init.Uniform(0.07)}
 INITS['he'] = init.MSRAPrelu(factor_type='in', slope=0.0)
-growth = {'xavier': 0.7, 'default': 1.5, 'he': 1.0}
-scales = pd.DataFrame([dict(init=name, layer=layer, name=f'layer{layer}',
-                            activation_std=0.1 * g ** layer, gradient_std=0.01 * g ** -layer,
-                            weight_std=0.05)
-                       for name, g in growth.items() for layer in range(1, 9)])
+tables = []
+for name, initializer in INITS.items():
+    mx.random.seed(0)
+    net = utils.alexnet()
+    net.initialize(initializer, ctx=ctx)
+    tables.append(utils.layer_scales(net, X0, y0).assign(init=name))
+scales = pd.concat(tables, ignore_index=True)
 ''',
     '''
-ratio = {'xavier': 0.7 ** 7, 'default': 1.5 ** 7, 'he': 1.0}
-shrinking_init, growing_init = 'xavier', 'default'
+first = scales[scales['layer'] == 1].set_index('init')['activation_std']
+last = scales[scales['layer'] == 8].set_index('init')['activation_std']
+ratio = last / first
+shrinking_init, growing_init = ratio.idxmin(), ratio.idxmax()
 ''',
     '''
-curves = pd.DataFrame([dict(init=name, batch=b, loss=start - 0.01 * b, train_acc=0.1)
-                       for name, start in (('xavier', 2.3026), ('default', 5.0), ('he', 2.5))
-                       for b in range(settings.curve_batches)])
+curve_nets = {}
+for name, initializer in INITS.items():
+    mx.random.seed(0)
+    curve_nets[name] = utils.alexnet()
+    curve_nets[name].initialize(initializer, ctx=ctx)
+    curve_nets[name](X0)
+starts = {'xavier': math.log(10), 'default': 8.0, 'he': 2.6}
+curves = pd.DataFrame([dict(init=name, batch=b, loss=start - 0.001 * b,
+                            train_acc=round(0.1 * settings.batch_size) / settings.batch_size)
+                       for name, start in starts.items() for b in range(settings.curve_batches)])
 ''',
     '''
+mx.random.seed(0)
+blank_net = utils.alexnet()
+blank_net.initialize(init.Xavier(), ctx=ctx)
+blank_net(X0 * 0)
 zero_image_losses = [math.log(10)] * settings.zero_batches
 zero_image_weight_change = 0.0
 zero_image_test_acc = 0.1
 ''',
 ]
-FABRICATED_LOSES = ['q1', 'q4']
+# The training runs (q4: 3 points, q5: 3) it must lose; q1 and q2 (3 of 9 points) remain.
+FABRICATED_LOSES = ['q4', 'q5']
 
 # Correct in other words: the original AlexNet paper's init.Normal(0.01) as the third initializer
 # (it shrinks the signal more than Xavier, so it is the right `shrinking_init`), and numpy instead
@@ -52,7 +71,7 @@ shrinking_init = min(ratio, key=ratio.get)
 growing_init = max(ratio, key=ratio.get)
 ''',
     '''
-parts = []
+parts, curve_nets = [], {}
 for name, initializer in INITS.items():
     mx.random.seed(0)
     net = utils.alexnet()
@@ -61,6 +80,7 @@ for name, initializer in INITS.items():
     part = utils.batch_losses(net, train_data, loss, trainer, ctx, settings.curve_batches)
     part['init'] = name
     parts.append(part)
+    curve_nets[name] = net
 curves = pd.concat(parts, ignore_index=True)
 ''',
     '''
@@ -71,15 +91,15 @@ class Blank:
         return ((nd.zeros_like(X), y) for X, y in self.data)
 
 mx.random.seed(0)
-net = utils.alexnet()
-net.initialize(init.Xavier(), ctx=ctx)
-net(X0 * 0)
-before = [p.data().asnumpy() for name, p in net.collect_params().items() if name.endswith('weight')]
-trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': settings.lr})
-zero_curve = utils.batch_losses(net, Blank(train_data), loss, trainer, ctx, settings.zero_batches)
+blank_net = utils.alexnet()
+blank_net.initialize(init.Xavier(), ctx=ctx)
+blank_net(X0 * 0)
+before = [p.data().asnumpy() for name, p in blank_net.collect_params().items() if name.endswith('weight')]
+trainer = gluon.Trainer(blank_net.collect_params(), 'sgd', {'learning_rate': settings.lr})
+zero_curve = utils.batch_losses(blank_net, Blank(train_data), loss, trainer, ctx, settings.zero_batches)
 zero_image_losses = zero_curve['loss'].astype(float).tolist()
-after = [p.data().asnumpy() for name, p in net.collect_params().items() if name.endswith('weight')]
+after = [p.data().asnumpy() for name, p in blank_net.collect_params().items() if name.endswith('weight')]
 zero_image_weight_change = float(max(np.abs(a - b).max() for a, b in zip(after, before)))
-zero_image_test_acc = float(utils.evaluate_accuracy(Blank(test_data), net, ctx))
+zero_image_test_acc = float(utils.evaluate_accuracy(Blank(test_data), blank_net, ctx))
 ''',
 ]
