@@ -434,3 +434,42 @@ def test_packed_parameters_load_into_the_course_network_and_malformed_ones_are_r
     for (shape, index, values), p in zip(read, net.collect_params().values()):
         assert np.array_equal(values, p.data().asnumpy().ravel()[index])
     assert not np.array_equal(evidence.sample_indices((1000,), 11, 7), evidence.sample_indices((1000,), 12, 7))
+
+
+def test_evidence_of_a_diverged_or_fresh_network_and_of_several_networks():
+    """A network with a non-finite parameter travels as a small sample that shows it; a fresh
+    one is not `trained` (its biases are still zero); `pack_several` always includes the network
+    the seed picks and stops at the byte budget."""
+    import numpy as np
+    import utils
+    from utils import evidence
+    mx = utils.mx
+    nets = {}
+    for name in ('a', 'b', 'c'):
+        mx.random.seed(0)
+        nets[name] = utils.lenet()
+        nets[name].initialize(mx.init.Xavier())
+        nets[name](mx.nd.zeros((1, 1, 28, 28)))
+    fresh = evidence.unpack(evidence.pack_parameters(nets['a']))
+    assert not evidence.trained(fresh) and not evidence.biases_moved(fresh)
+    bias = list(nets['b'].collect_params().values())[1]
+    bias.set_data(bias.data() + 0.01)
+    moved = evidence.unpack(evidence.pack_parameters(nets['b']))
+    assert evidence.trained(moved) and evidence.trained(moved, fresh)
+    assert not evidence.trained(moved, moved)  # nothing changed against itself
+    weight = list(nets['c'].collect_params().values())[0]
+    weight.set_data(weight.data() * float('nan'))
+    packed = evidence.pack_or_sample(nets['c'], seed=5)
+    assert 'data' not in packed
+    assert evidence.open_evidence(packed, 5) == (None, False)
+    arrays, finite = evidence.open_evidence(evidence.pack_or_sample(nets['a'], seed=5), 5)
+    assert finite and len(arrays) == len(fresh)
+    for seed in range(3):
+        several = evidence.pack_several(nets, seed)
+        assert several['names'] == ['a', 'b', 'c'] and set(several['nets']) == {'a', 'b', 'c'}
+        tight = evidence.pack_several(nets, seed, budget=1)
+        assert list(tight['nets']) == [['a', 'b', 'c'][seed % 3]]
+    assert evidence.pack_several({1: nets['a']}, 0) is None
+    assert evidence.agrees(2.0, 2.4) and not evidence.agrees(1.0, 2.0)
+    assert evidence.agrees(1e6, 1e30) and not evidence.agrees(150.0, 2.0)
+    assert evidence.sampling_tolerance(100, 100) == 0 and 0 < evidence.sampling_tolerance(100, 1000) < 0.2
