@@ -348,10 +348,6 @@ def test_screenshots_for_people(visit):
 # ----------------------------------------------------------------------------- one execution, two editions
 
 _NUMBER = re.compile(r'(?<![\w.])-?\d(?:[\d,]*\d)?(?:\.\d+)?(?:e[+-]?\d+)?%?')
-# Chapter 5 times its loaders in its own cells, not yet through utils.shared_results.remember
-# (the chapter's owner wraps them): strict, so that this mark must go once they are wrapped.
-_TIMED_IN_THE_NOTEBOOK = pytest.mark.xfail(strict=True, reason="ch5's own loader timings are "
-                                           "measured in each edition")
 
 
 def _outputs(html_file):
@@ -365,9 +361,7 @@ def _outputs(html_file):
     return [out.get_text(' ') for out in outputs], figures
 
 
-@pytest.mark.parametrize('source', [
-    pytest.param(p, marks=_TIMED_IN_THE_NOTEBOOK) if p.endswith('05_data_at_224') else p
-    for p in CHAPTERS])
+@pytest.mark.parametrize('source', CHAPTERS)
 def test_both_editions_show_the_same_numbers(source, built_site):
     """Each experiment ran once for both editions (utils.shared_results): every number in the
     English page's outputs (trainings, timings, tables, sentences) is in the Chinese page's."""
