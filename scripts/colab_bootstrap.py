@@ -14,16 +14,24 @@ Colab. Standard library only. On Colab, `setup`:
    notebook (when the open notebook cannot be read, both, to be safe);
 4. imports utils (and so MXNet) and prints the device training will use.
 
-Nothing is installed with pip's dependency resolver except otter-grader, whose numpy is pinned to
-the version Colab already has, so Colab's numpy never changes and no restart is needed.
+Every step can be interrupted and the cell run again: the clone goes to a side folder that is
+renamed only once complete, and a package counts as installed only when every file its RECORD
+lists is there (an interrupted pip leaves some out), so a rerun finishes what is missing and
+downloads nothing that is already there.
+
+Nothing preinstalled on Colab is changed: MXNet, d2l and otter-grader go in with `--no-deps` (their
+metadata asks for numpy<2, numpy==1.23.5 and wrapt<2, which would downgrade Colab's), and the few
+packages `grader.check` needs besides are installed with every installed distribution pinned to its
+version (a pip constraints file), so pip may add packages but never replace one.
 """
 import importlib
 import importlib.metadata
-import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 REPO_DIR = '/content/lenet-to-alexnet'
 CUDA11_DIR = '/content/cuda11'  # MXNet's CUDA-11 libraries, apart from Colab's CUDA 12
@@ -31,21 +39,94 @@ CUDA11_DIR = '/content/cuda11'  # MXNet's CUDA-11 libraries, apart from Colab's 
 COURSE_PATHS = ('/utils/', '/locale/')  # locale/: the Chinese notebooks' sentences (utils.i18n)
 D2L_WHEEL = 'd2l==1.0.3'
 OTTER_WHEEL = 'otter-grader==7.0.0'
+# What `import otter` and grader.check import that Colab lacks (found by installing otter-grader
+# 7.0.0 with --no-deps next to Colab's ipython, ipywidgets, nbformat, pandas, pyyaml, dill and
+# wrapt 2.5.2, and adding what the import asked for; grader.check passes and fails with wrapt 2).
+OTTER_CHECK_NEEDS = ('fica>=0.4.1', 'ipylab>=1.0.0,<2', 'python-frontmatter>=1.3.0,<2', 'dill>=0.3.0')
+# Download sizes of the wheels on PyPI, said before a download (book/colab.md has the table).
+GPU_DOWNLOAD = {'mxnet': 'about 510 MB', 'cuda11': 'about 1.85 GB', 'both': 'about 2.3 GB'}
 TAG = 'colab-setup'
 
 
+class SetupError(RuntimeError):
+    """A step of the set-up failed; the message says what failed and what to do."""
+
+
 def pip(*args):
-    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', *args], check=True)
+    command = [sys.executable, '-m', 'pip', 'install', '-q', *args]
+    try:
+        subprocess.run(command, check=True)
+    except subprocess.CalledProcessError as err:
+        raise SetupError(
+            f"`pip install {' '.join(args)}` failed (exit status {err.returncode}; pip's own message "
+            "is above). If it could not download, check the runtime's internet connection; then run "
+            "this cell again: it continues where it stopped.") from None
 
 
 def fetch_course(repository, branch, folder=REPO_DIR):
-    """A sparse checkout of COURSE_PATHS only (blob-less: other files' contents are not fetched)."""
-    if not os.path.isdir(folder):
-        subprocess.run(['git', 'clone', '-q', '--depth', '1', '--filter=blob:none', '--sparse',
-                        '--branch', branch, repository, folder], check=True)
-        subprocess.run(['git', '-C', folder, 'sparse-checkout', 'set', '--no-cone', *COURSE_PATHS],
-                       check=True)
+    """A sparse checkout of COURSE_PATHS only (blob-less: other files' contents are not fetched).
+
+    The clone goes to FOLDER.partial and is renamed when complete, so that an interrupted clone is
+    redone by the next run instead of leaving a folder without utils/."""
+    if os.path.isfile(os.path.join(folder, 'utils', '__init__.py')):
+        return folder
+    partial = folder + '.partial'
+    for leftover in (partial, folder):  # an earlier run's unfinished clone
+        shutil.rmtree(leftover, ignore_errors=True)
+    steps = (['git', 'clone', '-q', '--depth', '1', '--filter=blob:none', '--sparse',
+              '--branch', branch, repository, partial],
+             ['git', '-C', partial, 'sparse-checkout', 'set', '--no-cone', *COURSE_PATHS])
+    for step in steps:
+        try:
+            subprocess.run(step, check=True, capture_output=True, text=True)
+        except subprocess.CalledProcessError as err:
+            raise SetupError(
+                f"Could not download the course's utils/ from {repository} (branch {branch}): "
+                f"`{' '.join(step[:2])}` said: {(err.stderr or '').strip() or err.returncode}\n"
+                "Check the runtime's internet connection and run this cell again. If the "
+                "repository or branch does not exist, the notebook names the wrong one: tell your "
+                "instructor (the course sets them in _config.yml, repository.url and "
+                "repository.branch, then runs `python scripts/colab_cell.py --write`).") from None
+    os.rename(partial, folder)
     return folder
+
+
+def installed(requirement, path=None):
+    """Whether `name==version` is installed completely: its metadata is there and so is every
+    file its RECORD lists (an interrupted pip can leave the metadata and miss files)."""
+    name, version = requirement.split('==')
+    for dist in importlib.metadata.distributions(name=name, path=path or sys.path):
+        if dist.version == version:
+            return all(f.locate().exists() for f in dist.files or [] if not f.name.endswith('.pyc'))
+    return False
+
+
+def installed_pins():
+    """`name==version` for every installed distribution: a pip constraints file that lets pip add
+    packages but never change one that is there."""
+    pins = {}
+    for dist in importlib.metadata.distributions():
+        name, version = dist.metadata['Name'], dist.version
+        if name and re.fullmatch(r'[0-9][0-9A-Za-z.+!_-]*', version or ''):
+            pins.setdefault(re.sub(r'[-_.]+', '-', name).lower(), version)
+    return ''.join(f'{name}=={version}\n' for name, version in sorted(pins.items()))
+
+
+def install_keeping_installed(*requirements):
+    with tempfile.NamedTemporaryFile('w', prefix='installed-', suffix='.txt', delete=False) as f:
+        f.write(installed_pins())
+    try:
+        pip('-c', f.name, *requirements)
+    finally:
+        os.unlink(f.name)
+
+
+def install_otter():
+    """otter-grader without its pins (wrapt<2 would downgrade Colab's wrapt), plus what
+    grader.check imports, added without changing any installed package."""
+    if not installed(OTTER_WHEEL):
+        pip('--no-deps', '--force-reinstall', OTTER_WHEEL)
+        install_keeping_installed(*OTTER_CHECK_NEEDS)
 
 
 def open_notebook():
@@ -72,18 +153,26 @@ def extras_needed(notebook):
 
 
 def install_mxnet(hardware, compat):
-    """The MXNet build this runtime's GPU (or its absence) calls for. Returns the GPUs found."""
+    """The MXNet build this runtime's GPU (or its absence) calls for, downloading only what is
+    missing (and saying how much when it is large). Returns the GPUs found."""
     gpus = hardware.find_gpus()
     if gpus and gpus[0].mxnet_arch:
-        print(f'GPU: {gpus[0]}. Installing MXNet for the GPU: about 2.3 GB, a few minutes.')
-        pip('--no-deps', compat.MXNET_GPU_WHEEL)
+        need_mxnet = not installed(compat.MXNET_GPU_WHEEL)
+        need_cuda11 = bool(compat.missing_libraries(CUDA11_DIR))
+        if need_mxnet or need_cuda11:
+            size = GPU_DOWNLOAD['both' if need_mxnet and need_cuda11 else
+                                'mxnet' if need_mxnet else 'cuda11']
+            print(f'GPU: {gpus[0]}. Installing MXNet for the GPU: {size}, a few minutes.')
+        if need_mxnet:
+            pip('--no-deps', '--force-reinstall', compat.MXNET_GPU_WHEEL)
         os.environ[compat.CUDA11_DIR_ENV] = CUDA11_DIR  # read by utils.config at `import utils`
-        if compat.missing_libraries(CUDA11_DIR):  # --upgrade also repairs an incomplete folder
+        if need_cuda11:  # --upgrade also repairs an incomplete folder
             pip(*compat.install_command(CUDA11_DIR).split()[2:])
     else:
         if gpus:
             print(hardware.unsupported_gpu_message(gpus[0]))
-        pip('--no-deps', compat.MXNET_CPU_WHEEL)
+        if not installed(compat.MXNET_CPU_WHEEL):
+            pip('--no-deps', '--force-reinstall', compat.MXNET_CPU_WHEEL)
     return gpus
 
 
@@ -95,10 +184,10 @@ def setup(repository, branch='main'):
     from utils import compat, hardware  # standard library only: MXNet is not installed yet
     install_mxnet(hardware, compat)
     extras = extras_needed(open_notebook())
-    if extras['d2l']:
-        pip('--no-deps', D2L_WHEEL)  # its pins (numpy==1.23.5, ...) cannot install on Colab
+    if extras['d2l'] and not installed(D2L_WHEEL):
+        pip('--no-deps', '--force-reinstall', D2L_WHEEL)  # its pins (numpy==1.23.5, ...) cannot install on Colab
     if extras['otter']:
-        pip(OTTER_WHEEL, 'numpy==' + importlib.metadata.version('numpy'))  # keeps Colab's numpy
+        install_otter()
     importlib.invalidate_caches()
     import utils
     print(f'MXNet {utils.mx.__version__} is ready; training will use {utils.try_gpu()}.')

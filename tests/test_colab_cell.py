@@ -35,9 +35,12 @@ CUDA11_WHEELS = [
 ]
 
 RUNNER = r'''
-import json, os, shutil, subprocess, sys, urllib.request
-calls, downloads, real_run = [], [], subprocess.run
+import json, os, shutil, subprocess, sys, urllib.error, urllib.request
+calls, downloads, constraints, real_run = [], [], [], subprocess.run
 CONTENT, REPO_ROOT = os.environ['CONTENT'], os.environ['REPO_ROOT']
+INSTALLED = set(json.loads(os.environ.get('FAKE_INSTALLED', '[]')))  # 'name==version' already there
+INTERRUPT = os.environ.get('INTERRUPT', '')  # the first command containing this is interrupted
+interrupted = []
 
 def redirect(text):
     return text.replace("'/content", repr(CONTENT)[:-1])
@@ -45,7 +48,18 @@ def redirect(text):
 def recording_run(cmd, *args, **kwargs):
     cmd = [str(c) for c in cmd]
     if cmd[0] == 'git' or cmd[1:3] == ['-m', 'pip']:
+        if '-c' in cmd:                                    # the constraints file, read before it goes
+            n = cmd.index('-c') + 1
+            constraints.append(open(cmd[n]).read())
+            cmd = cmd[:n] + ['CONSTRAINTS'] + cmd[n + 1:]
         calls.append(cmd)
+        if INTERRUPT and INTERRUPT in ' '.join(cmd) and not interrupted:
+            interrupted.append(cmd)
+            if cmd[:2] == ['git', 'clone']:
+                os.mkdir(cmd[-1])                          # the clone had started
+            raise KeyboardInterrupt
+        if cmd[0] == 'git' and os.environ.get('GIT_FAILS'):
+            raise subprocess.CalledProcessError(128, cmd, '', os.environ['GIT_FAILS'])
         if cmd[:2] == ['git', 'clone']:
             os.mkdir(cmd[-1])                              # a sparse clone starts with no files
         elif cmd[0] == 'git' and cmd[3:5] == ['sparse-checkout', 'set']:
@@ -54,24 +68,39 @@ def recording_run(cmd, *args, **kwargs):
                     continue
                 name = pattern.strip('/')
                 os.symlink(os.path.join(REPO_ROOT, name), os.path.join(cmd[2], name))
+        elif '--target' not in cmd:
+            INSTALLED.update(a for a in cmd if '==' in a and not a.startswith('-'))
         return subprocess.CompletedProcess(cmd, 0, '', '')
     return real_run(cmd, *args, **kwargs)                 # nvidia-smi: the fake one on PATH
 
 def fake_download(url, filename):
     downloads.append([url, filename])
     assert url.endswith('/scripts/colab_bootstrap.py'), url
+    if os.environ.get('DOWNLOAD_FAILS'):
+        raise urllib.error.HTTPError(url, 404, 'Not Found', {}, None)
     with open(os.path.join(REPO_ROOT, 'scripts', 'colab_bootstrap.py')) as f:
         text = redirect(f.read())
     with open(filename, 'w') as f:
         f.write(text)
+    sys.path.insert(0, CONTENT)
+    import colab_bootstrap                                 # what the cell imports next
+    colab_bootstrap.installed = lambda requirement, path=None: requirement in INSTALLED
 
 subprocess.run = recording_run
 urllib.request.urlretrieve = fake_download
 source = redirect(open(os.environ['CELL_FILE']).read())
-exec(compile(source, 'colab-setup-cell', 'exec'), {'__name__': '__main__'})
+RUNS = int(os.environ.get('RUNS', '1'))
+for run in range(RUNS):                                   # "run the cell again", same kernel
+    if RUNS > 1:
+        print(f'RUN {run}')
+    try:
+        exec(compile(source, 'colab-setup-cell', 'exec'), {'__name__': '__main__'})
+    except BaseException as err:
+        print(f'FAILED {type(err).__name__}: {err}')
 print('CALLS ' + json.dumps(calls))
 print('DOWNLOADS ' + json.dumps(downloads))
 print('UTILS_IMPORTED ' + json.dumps('utils' in sys.modules))
+print('CONSTRAINTS ' + json.dumps(constraints))
 '''
 
 FAKE_MESSAGE = '''
@@ -85,12 +114,15 @@ def blocking_request(kind, timeout_sec=None):
 '''
 
 
-def run_cell(tmp_path, *, colab=True, gpu=None, notebook=None):
-    """Run the generated cell as Colab would; returns (recorded commands, stdout, utils imported)."""
+def run_cell(tmp_path, *, colab=True, gpu=None, notebook=None, **options):
+    """Run the generated cell as Colab would; returns (recorded commands, stdout, utils imported).
+
+    options: RUNS (how many times the cell runs), INTERRUPT (a word of the command interrupted, once),
+    GIT_FAILS (git's stderr), DOWNLOAD_FAILS, FAKE_INSTALLED (json list of 'name==version')."""
     (tmp_path / 'cell.py').write_text(colab_cell.cell_source())
     (tmp_path / 'RUNNER.py').write_text(RUNNER)
     content = tmp_path / 'content'
-    content.mkdir()
+    content.mkdir(exist_ok=True)
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ('COURSE_CUDA11_DIR', 'PYTHONPATH')}
@@ -107,13 +139,14 @@ def run_cell(tmp_path, *, colab=True, gpu=None, notebook=None):
         smi = bin_dir / 'nvidia-smi'
         smi.write_text(f'#!/bin/sh\necho "0, {gpu[0]}, {gpu[1]}"\n')
         smi.chmod(0o755)
+    env.update({key: str(value) for key, value in options.items()})
     if notebook is not None:
         (tmp_path / 'open.ipynb').write_text(json.dumps(notebook))
         env['FAKE_NOTEBOOK'] = str(tmp_path / 'open.ipynb')
     out = subprocess.run([sys.executable, str(tmp_path / 'RUNNER.py')], capture_output=True,
                          text=True, env=env, cwd=tmp_path, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
-    keys = ('CALLS ', 'DOWNLOADS ', 'UTILS_IMPORTED ')
+    keys = ('CALLS ', 'DOWNLOADS ', 'UTILS_IMPORTED ', 'CONSTRAINTS ')
     lines = dict(line.split(' ', 1) for line in out.stdout.splitlines() if line.startswith(keys))
     shown = '\n'.join(line for line in out.stdout.splitlines() if not line.startswith(keys))
     if colab:
@@ -121,7 +154,8 @@ def run_cell(tmp_path, *, colab=True, gpu=None, notebook=None):
         org_repo = config['url'].split('github.com/', 1)[1]
         assert json.loads(lines['DOWNLOADS']) == [[
             f"https://raw.githubusercontent.com/{org_repo}/{config.get('branch', 'main')}"
-            '/scripts/colab_bootstrap.py', f'{content}/colab_bootstrap.py']]
+            '/scripts/colab_bootstrap.py', f'{content}/colab_bootstrap.py']] * int(options.get("RUNS", 1))
+    run_cell.constraints = json.loads(lines['CONSTRAINTS'])
     return json.loads(lines['CALLS']), shown, json.loads(lines['UTILS_IMPORTED'])
 
 
@@ -129,19 +163,21 @@ def expected(tmp_path, *, gpu, exercise, d2l=False):
     config = yaml.safe_load((ROOT / '_config.yml').read_text())['repository']
     content = tmp_path / 'content'
     pip = [sys.executable, '-m', 'pip', 'install', '-q']
+    clone = f'{content}/lenet-to-alexnet.partial'  # renamed once complete
     cmds = [['git', 'clone', '-q', '--depth', '1', '--filter=blob:none', '--sparse',
-             '--branch', config.get('branch', 'main'), config['url'], f'{content}/lenet-to-alexnet'],
-            ['git', '-C', f'{content}/lenet-to-alexnet', 'sparse-checkout', 'set', '--no-cone',
-             '/utils/', '/locale/']]
+             '--branch', config.get('branch', 'main'), config['url'], clone],
+            ['git', '-C', clone, 'sparse-checkout', 'set', '--no-cone', '/utils/', '/locale/']]
     if gpu:
-        cmds += [pip + ['--no-deps', 'mxnet-cu117==1.9.1'],
+        cmds += [pip + ['--no-deps', '--force-reinstall', 'mxnet-cu117==1.9.1'],
                  pip + ['--upgrade', '--no-deps', '--target', f'{content}/cuda11'] + CUDA11_WHEELS]
     else:
-        cmds += [pip + ['--no-deps', 'mxnet==1.9.1']]
+        cmds += [pip + ['--no-deps', '--force-reinstall', 'mxnet==1.9.1']]
     if d2l:
-        cmds += [pip + ['--no-deps', 'd2l==1.0.3']]
+        cmds += [pip + ['--no-deps', '--force-reinstall', 'd2l==1.0.3']]
     if exercise:
-        cmds += [pip + ['otter-grader==7.0.0', f"numpy=={importlib.metadata.version('numpy')}"]]
+        cmds += [pip + ['--no-deps', '--force-reinstall', 'otter-grader==7.0.0'],
+                 pip + ['-c', 'CONSTRAINTS', 'fica>=0.4.1', 'ipylab>=1.0.0,<2',
+                        'python-frontmatter>=1.3.0,<2', 'dill>=0.3.0']]
     return cmds
 
 
@@ -211,20 +247,119 @@ def test_which_course_notebooks_need_d2l_is_read_from_their_code():
         == {'d2l': False, 'otter': False}
 
 
-def test_no_install_ever_lets_pip_change_numpy(tmp_path):
-    calls, _, _ = run_cell(tmp_path, gpu=('Tesla T4', '7.5'), notebook=None)  # installs all four
-    installs = [cmd for cmd in calls if cmd[1:4] == ['-m', 'pip', 'install']]
-    assert len(installs) == 4
-    for cmd in installs:
-        args = cmd[5:]
-        numpy_pins = [a for a in args if a.startswith('numpy')]
-        assert '--no-deps' in args or numpy_pins == [f"numpy=={importlib.metadata.version('numpy')}"], cmd
+def test_no_install_ever_lets_pip_change_an_installed_package(tmp_path):
+    calls, _, _ = run_cell(tmp_path, gpu=('Tesla T4', '7.5'), notebook=None)  # installs everything
+    installs = [cmd[5:] for cmd in calls if cmd[1:4] == ['-m', 'pip', 'install']]
+    assert len(installs) == 5
+    for args in installs:
+        assert '--no-deps' in args or args[:2] == ['-c', 'CONSTRAINTS'], args
+    pins = dict(line.split('==') for line in run_cell.constraints[0].splitlines())
+    for name in ('numpy', 'pyyaml', 'jinja2'):  # installed here, as on Colab
+        assert pins[name] == importlib.metadata.version(name)
 
 
 def test_outside_colab_the_cell_does_nothing(tmp_path):
     calls, shown, imported = run_cell(tmp_path, colab=False, gpu=('Tesla T4', '7.5'), notebook=EXERCISE)
     assert calls == [] and shown == '' and not imported
     assert list((tmp_path / 'content').iterdir()) == []
+
+
+def test_a_failed_clone_says_what_failed_and_what_to_do(tmp_path):
+    calls, shown, imported = run_cell(tmp_path, gpu=None, notebook=CHAPTER,
+                                      GIT_FAILS="fatal: repository 'x' not found")
+    assert shown.startswith("FAILED SetupError: Could not download the course's utils/ from ")
+    assert "`git clone` said: fatal: repository 'x' not found" in shown
+    assert "internet connection" in shown and 'repository.url' in shown
+    assert 'CalledProcessError' not in shown and len(calls) == 1 and not imported
+
+
+@pytest.mark.parametrize('step', ['git clone', 'sparse-checkout', 'mxnet==1.9.1'])
+def test_a_rerun_after_an_interrupted_step_completes_the_set_up(tmp_path, step):
+    calls, shown, imported = run_cell(tmp_path, gpu=None, notebook=CHAPTER, INTERRUPT=step, RUNS=2)
+    first, second = shown.split('RUN 1')
+    assert first.strip() == 'RUN 0\nFAILED KeyboardInterrupt:'
+    assert second.strip() == 'MXNet 1.9.1 is ready; training will use cpu(0).'
+    full = expected(tmp_path, gpu=False, exercise=False)
+    interrupted = next(i for i, cmd in enumerate(full) if step in ' '.join(cmd))
+    # the second run redoes what was not finished: the whole clone (it is kept only once
+    # complete), or the interrupted install and what follows
+    redone = full if step.startswith(('git', 'sparse')) else full[interrupted:]
+    assert calls == full[:interrupted + 1] + redone
+    assert imported
+
+
+def test_a_rerun_downloads_nothing_installed_and_does_not_announce_a_download(tmp_path):
+    from utils import compat
+    for sub, name in compat.CUDA11_LIBRARIES:  # a complete CUDA-11 folder from the first run
+        library = tmp_path / 'content' / 'cuda11' / 'nvidia' / sub / 'lib' / name
+        library.parent.mkdir(parents=True, exist_ok=True)
+        library.write_bytes(b'')
+    calls, shown, imported = run_cell(tmp_path, gpu=('Tesla T4', '7.5'), notebook=EXERCISE,
+                                      FAKE_INSTALLED=json.dumps(['mxnet-cu117==1.9.1',
+                                                                 'otter-grader==7.0.0']))
+    assert [cmd[0] for cmd in calls] == ['git', 'git']  # no pip at all
+    assert 'GB' not in shown and 'Installing' not in shown and imported
+
+
+def test_installed_means_every_file_of_the_record_is_there(tmp_path):
+    import colab_bootstrap
+    info = tmp_path / 'pkg-1.0.dist-info'
+    info.mkdir()
+    (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n')
+    (info / 'RECORD').write_text('pkg/__init__.py,,\npkg/core.so,,\npkg-1.0.dist-info/METADATA,,\n')
+    (tmp_path / 'pkg').mkdir()
+    (tmp_path / 'pkg' / '__init__.py').write_text('')
+    assert not colab_bootstrap.installed('pkg==1.0', [str(tmp_path)])  # pip stopped before core.so
+    (tmp_path / 'pkg' / 'core.so').write_bytes(b'')
+    assert colab_bootstrap.installed('pkg==1.0', [str(tmp_path)])
+    assert not colab_bootstrap.installed('pkg==2.0', [str(tmp_path)])
+    assert not colab_bootstrap.installed('other==1.0', [str(tmp_path)])
+
+
+def _wheel(folder, name, version, requires=()):
+    """A minimal pure-Python wheel (what pip needs: METADATA, WHEEL, RECORD)."""
+    import zipfile
+    info = f'{name}-{version}.dist-info'
+    files = {f'{name}/__init__.py': f'VERSION = {version!r}\n',
+             f'{info}/METADATA': ''.join([f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n']
+                                         + [f'Requires-Dist: {r}\n' for r in requires]),
+             f'{info}/WHEEL': 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n'}
+    files[f'{info}/RECORD'] = ''.join(f'{path},,\n' for path in [*files, f'{info}/RECORD'])
+    with zipfile.ZipFile(folder / f'{name}-{version}-py3-none-any.whl', 'w') as whl:
+        for path, text in files.items():
+            whl.writestr(path, text)
+
+
+def test_otter_install_adds_what_check_needs_and_downgrades_nothing(tmp_path):
+    """Real pip in a real virtual environment, on stand-ins for Colab's case: a grader package
+    that asks for wrapkit<2 (otter-grader asks for wrapt<2) where wrapkit 2.0 is installed (Colab
+    has wrapt 2.5.2), and a package grader.check needs that the environment lacks."""
+    import venv
+    wheels = tmp_path / 'wheels'
+    wheels.mkdir()
+    _wheel(wheels, 'wrapkit', '1.0')
+    _wheel(wheels, 'wrapkit', '2.0')
+    _wheel(wheels, 'needed', '1.0', ['wrapkit>=1'])
+    _wheel(wheels, 'graderkit', '7.0', ['wrapkit<2', 'needed>=1'])
+    venv.create(tmp_path / 'venv', with_pip=True)
+    python = str(tmp_path / 'venv' / 'bin' / 'python')
+    env = dict(os.environ, PIP_NO_INDEX='1', PIP_FIND_LINKS=str(wheels), PIP_CONFIG_FILE=os.devnull,
+               PIP_DISABLE_PIP_VERSION_CHECK='1', PYTHONPATH=str(ROOT / 'scripts'))
+
+    def venv_python(code):
+        return subprocess.run([python, '-c', code], env=env, check=True, capture_output=True,
+                              text=True, timeout=300).stdout
+
+    versions = ('import importlib.metadata as m; print(*(m.version(n) if any(m.distributions(name=n)) '
+                'else None for n in ("wrapkit", "needed", "graderkit")))')
+    venv_python('import subprocess, sys; subprocess.run([sys.executable, "-m", "pip", "install", '
+                '"-q", "wrapkit==2.0"], check=True)')
+    venv_python('import colab_bootstrap as b; b.OTTER_WHEEL = "graderkit==7.0"; '
+                'b.OTTER_CHECK_NEEDS = ("needed>=1",); b.install_otter()')
+    assert venv_python(versions).split() == ['2.0', '1.0', '7.0']  # wrapkit kept, needed added
+    venv_python('import subprocess, sys; subprocess.run([sys.executable, "-m", "pip", "install", '
+                '"-q", "--force-reinstall", "graderkit==7.0"], check=True)')
+    assert venv_python(versions).split()[0] == '1.0'  # what plain pip does: downgrade
 
 
 # ---------------------------------------------------------------- the copies in the notebooks
