@@ -1,11 +1,119 @@
-"""Exercise 4 (AlexNet from scratch): the static check of submitted code (utils/answer_checks.py)
-and the MXNet gradient bug that utils/diagnostics.py works around."""
+"""Exercise 4 (AlexNet from scratch) is earned: its hidden tests call the notebook's functions
+through the grader's probe and read its code, so wrong answers lose the points that check them,
+natural right answers keep full marks, and a fabricated submission scores at most half.
+
+The graded runs use tests/exercises/exercise_4_in_process.py (the notebook's cells, the probe and
+every test case in this process, under the smoke profile); tests/test_exercises.py grades the
+solution, the alternative and the fabricated submission through the real grader.
+"""
 import importlib.util
 
+import nbformat
 import numpy as np
 import pytest
 
 from conftest import ROOT
+from exercises import exercise_4_alexnet_from_scratch as ex4
+from exercises.exercise_4_in_process import NAME, PROBE_TAG, grade_answers, score
+from submissions.suite import solution_answers, with_answers
+
+SEED = 20261204  # the grader draws a new one per submission: the right answers run under other seeds
+
+
+@pytest.fixture(scope='module')
+def solution():
+    return solution_answers(NAME)
+
+
+def failing(results):
+    return {(q, i) for q, cases in results.items() for i, (_, passed, _, _) in enumerate(cases)
+            if not passed}
+
+
+def messages(results):
+    return '\n'.join(f'{q}[{i}]: {cases[i][3][-600:]}' for q, i in sorted(failing(results))
+                     for cases in [results[q]])
+
+
+def submission_sources(answers):
+    student = nbformat.read(ROOT / 'notebooks' / f'{NAME}.ipynb', as_version=4)
+    nb = with_answers(student, [a.strip('\n') for a in answers])
+    return [c.source for c in nb.cells if c.cell_type == 'code'
+            and PROBE_TAG not in c.metadata.get('tags', [])]
+
+
+# ----------------------------------------------------------------------------- graded runs
+
+@pytest.mark.slow
+def test_the_masters_solution_passes_every_case(solution):
+    results = grade_answers(solution, SEED + 1)
+    assert not failing(results), messages(results)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(ex4.RIGHT))
+def test_natural_right_answers_keep_full_marks(solution, name):
+    results = grade_answers(ex4.edited(solution, ex4.RIGHT[name]), SEED + 2 + sorted(ex4.RIGHT).index(name))
+    assert not failing(results), messages(results)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(ex4.WRONG))
+def test_each_wrong_answer_fails_the_cases_that_check_it(solution, name):
+    edits, cases = ex4.WRONG[name]
+    results = grade_answers(ex4.edited(solution, edits), SEED)
+    assert set(cases) <= failing(results), (sorted(failing(results)), messages(results))
+
+
+@pytest.mark.slow
+def test_fabricated_answers_score_at_most_half_and_lose_on_every_question():
+    results = grade_answers(ex4.FABRICATED, SEED)
+    possible = score({q: [(h, True, p, m) for h, _, p, m in cases] for q, cases in results.items()})
+    assert possible == pytest.approx(8)
+    assert score(results) <= ex4.FABRICATED_AT_MOST * possible, messages(results)
+    lost = {q for q, _ in failing(results)}
+    assert set(ex4.FABRICATED_LOSES) <= lost
+    assert not [c for c in failing(results) if not results[c[0]][c[1]][0]], 'public tests all pass'
+
+
+def test_public_checks_in_the_notebook_accept_numpy_float_losses_and_an_ndarray_output(tmp_path, monkeypatch):
+    """grader.check runs in the student's kernel, where nothing converts values as the grader's
+    export does: np.float32 losses (what asscalar() returns) and an NDArray scratch_out pass."""
+    import utils
+    monkeypatch.chdir(tmp_path)
+    student = nbformat.read(ROOT / 'notebooks' / f'{NAME}.ipynb', as_version=4)
+    cell = next(c for c in student.cells if 'exercise-checker' in c.metadata.get('tags', []))
+    scope = {'utils': utils}
+    exec(cell.source, scope)
+    grader = scope['grader']
+    losses = [np.float32(3.65), np.float32(8.24), np.float32(2.1)]
+    assert grader.check('q4', {'np': np, 'scratch_losses': losses}).grade == 1
+    out = np.ones((4, 10), np.float32)
+    env = {'np': np, 'scratch_out': utils.mx.nd.array(out), 'gluon_out': out, 'max_abs_diff': 0.0}
+    assert grader.check('q3', env).grade == 1
+    rising = {'np': np, 'scratch_losses': [3.65, 8.24, 4.0]}
+    result = grader.check('q4', rising)
+    shown = repr(result)  # what the notebook prints: the failing test and its message
+    assert result.grade < 1 and 'jumps up at step 1' in shown and 'lower the learning rate' not in shown
+
+
+# ----------------------------------------------------------------------------- static check
+
+@pytest.mark.parametrize('name', sorted(ex4.NOT_OWN_CODE))
+def test_the_code_check_names_what_the_question_rules_out(solution, name):
+    from utils import scratch_probe
+    edits, function, what = ex4.NOT_OWN_CODE[name]
+    problems = scratch_probe.own_code_problems(submission_sources(ex4.edited(solution, edits)), function)
+    assert any(what in p for p in problems), problems
+
+
+@pytest.mark.parametrize('kind', ['solution', 'ALTERNATIVE'] + sorted(ex4.RIGHT))
+def test_the_code_check_passes_right_answers(solution, kind):
+    from utils import scratch_probe
+    answers = solution if kind == 'solution' else getattr(ex4, kind, None) or ex4.edited(solution, ex4.RIGHT[kind])
+    sources = submission_sources(answers)
+    assert {f: scratch_probe.own_code_problems(sources, f) for f in scratch_probe.BY_HAND} == \
+        {f: [] for f in scratch_probe.BY_HAND}
 
 
 def test_the_code_check_follows_helpers_aliases_and_imports_not_local_names_or_data():
@@ -21,9 +129,14 @@ def test_the_code_check_follows_helpers_aliases_and_imports_not_local_names_or_d
     assert forbidden_uses(cells, ['clean'], names=['gluon'], attributes=['FullyConnected']) == []
     assert tampering(cells) == []
     sneaky = ["nd.relu = lambda x: x", "exec('x = 1')", "import importlib", "f = getattr(nd, name)",
-              "g = nd.__dict__['relu']", 'del np.dot', '%time x = 1\nsetattr(nd, "relu", 1)']
+              "g = nd.__dict__['relu']", 'del np.dot', '%time x = 1\nsetattr(nd, "relu", 1)',
+              "open('../utils/scratch_probe.py', 'w')", "utils.scratch_probe.run_probe = print",
+              "with open(name + '.py', 'w') as f:\n    f.write(code)"]
     assert [len(tampering([c])) for c in sneaky] == [1] * len(sneaky)
     assert tampering(['this is not python (']) == []
+    for edition in (ROOT / 'notebooks', ROOT / 'notebooks' / 'zh'):  # the code handed out is clean
+        given = nbformat.read(edition / f'{NAME}.ipynb', as_version=4)
+        assert tampering([c.source for c in given.cells if c.cell_type == 'code']) == []
 
 
 # ----------------------------------------------------------------------------- MXNet itself

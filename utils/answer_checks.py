@@ -16,8 +16,11 @@ every name that code mentions. So helpers, aliases (`conv = nd.Convolution`), im
 What it cannot see (a determined student can hide a call; the checks make that deliberate):
 names built at run time (`getattr(nd, 'Drop' + 'out')` is reported only as a `getattr` with a
 computed name), code that is not in the notebook (a module the notebook writes to disk and
-imports, which `tampering` does not follow), definitions made inside a function for the global
-namespace, and a cell whose text is not valid Python (the kernel cannot run it either).
+imports, which `tampering` reports only when the code opens a file named '....py' or names the
+grader's modules), definitions made inside a function for the global namespace, and a cell whose text is not
+valid Python (the kernel cannot run it either). The probe itself runs in the submission's kernel
+and imports utils/scratch_probe.py from the sandbox's copy of utils/, which the submission can
+write: a file written there under a computed name would not be seen.
 """
 import ast
 
@@ -29,6 +32,9 @@ SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.L
           ast.DictComp, ast.GeneratorExp)
 NAME_LOOKUPS = frozenset({'getattr', '__getattribute__'})  # getattr(nd, 'Dropout')
 INDIRECT_MODULES = frozenset({'importlib', 'builtins', 'ctypes', 'inspect'})
+# The grader's own probe and checks (the sandbox's copy of utils/ is the submission's to write:
+# a cell that names them, or opens a .py file, could replace what the probe imports).
+GRADER_WORDS = ('scratch_probe', 'grader_probe', 'grader_seed', 'answer_checks', 'evidence.')
 LIBRARY_ALIASES = frozenset({'mx', 'mxnet', 'nd', 'ndarray', 'np', 'numpy', 'utils', 'gluon',
                              'autograd', 'init', 'math', 'npx', 'nn'})
 
@@ -187,10 +193,25 @@ def missing_definitions(sources, roots):
     return [r for r in roots if r not in defs]
 
 
+def _opens_python_file(node):
+    """Whether `node` is open(...)/Path(...).open/.write_text/.write_bytes with a '...py' string."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = node.func.id if isinstance(node.func, ast.Name) else \
+        node.func.attr if isinstance(node.func, ast.Attribute) else ''
+    if name not in ('open', 'write_text', 'write_bytes', 'Path'):
+        return False
+    parts = list(node.args) + [node.func]
+    return any(isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value.endswith('.py')
+               for part in parts for c in ast.walk(part))
+
+
 def tampering(sources):
     """Sorted messages for code anywhere in the submission that could change what the grader's
     probe measures: assigning to or deleting an attribute of a library module (`nd.relu = ...`),
-    exec/eval/setattr/globals()/..., `getattr` with a computed name, `sys.modules`, importlib."""
+    exec/eval/setattr/globals()/..., `getattr` with a computed name, `sys.modules`, importlib,
+    any mention of the grader's probe and checks, and opening a .py file (the sandbox's copy
+    of utils/ is writable: a notebook could replace the module the probe imports)."""
     found = set()
     for number, module in parse_cells(sources):
         for sub in ast.walk(module):
@@ -217,4 +238,10 @@ def tampering(sources):
                 for name in modules:
                     if name.split('.')[0] in INDIRECT_MODULES:
                         found.add((number, line, f'imports {name}'))
+            spelled = sub.id if isinstance(sub, ast.Name) else sub.attr if isinstance(sub, ast.Attribute) \
+                else sub.value if isinstance(sub, ast.Constant) and isinstance(sub.value, str) else ''
+            if any(word in spelled for word in GRADER_WORDS):
+                found.add((number, line, f'mentions {spelled[:60]!r}'))
+            if _opens_python_file(sub):
+                found.add((number, line, 'opens a .py file'))
     return [f"code cell {n}, line {line}: {what}" for n, line, what in sorted(found)]

@@ -1,29 +1,41 @@
-"""Exercise 4: answer cells (in order) of a fabricated and of an alternative correct submission."""
+"""Exercise 4: answer cells (in order) of a fabricated and of an alternative correct submission,
+and the wrong and right variants of the master's solution that tests/test_exercise_4.py grades."""
 
-# Passes every public test without writing the network: a fixed pattern instead of random
-# dropout, Gluon's own outputs copied as "mine", hand-written losses. (The shapes are computed:
-# they need no network.)
+# Passes every public test without writing the network (what a review found to score 8/8 before
+# the grader's probe): shapes read off Gluon, a mask drawn with numpy instead of a dropout
+# function, Gluon's outputs as "mine", the "own" output from a second Gluon network loaded with
+# the notebook's weights, hand-written losses.
 FABRICATED = [
     '''
 param_shapes = [tuple(p.shape) for p in gluon_net.collect_params().values()]
 n_params_scratch = n_params_gluon
 ''',
     '''
-dropout_sample = np.where(np.arange(100000).reshape(200, 500) % 2, 2.0, 0.0)
+dropout_sample = np.where(np.random.rand(200, 500) < 0.5, 0, 2)
 ''',
     '''
 scratch_out = gluon_out.copy()
 max_abs_diff = 0.0
-scratch_own_out = gluon_out.copy()
+mx.random.seed(1)
+own_params = init_params(param_shapes)
+second = utils.alexnet()
+second.initialize(ctx=ctx)
+second(X_check)
+for p, value in zip(second.collect_params().values(), own_params):
+    p.set_data(value)
+scratch_own_out = second(X_check).asnumpy()
 ''',
     '''
-scratch_losses = [2.9, 2.6, 2.4, 2.2, 2.1, 2.0, 1.9, 1.8, 1.7, 1.6][:max(settings.train_steps, 2)]
+scratch_losses = [3.65, 8.24, 3.1, 2.6, 2.3, 2.2, 2.1, 2.0, 1.9, 1.8, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2,
+                  1.1, 1.0, 0.9, 0.8][:max(settings.train_steps, 2)]
 ''',
 ]
-FABRICATED_LOSES = ['q2', 'q3']
+FABRICATED_LOSES = ['q1', 'q2', 'q3', 'q4']
+FABRICATED_AT_MOST = 0.5  # of the auto-graded points
 
 # Correct in other words: shapes from a table of layers, dropout with `>` and nd.where, the dense
-# layers with nd.FullyConnected, SGD with an in-place `-=`.
+# layers with nd.dot on a transposed weight, flatten(), SGD with an in-place `-=`, losses as
+# Python floats via .item().
 ALTERNATIVE = [
     '''
 def alexnet_shapes(image_size, num_classes=10):
@@ -68,7 +80,7 @@ def alexnet_scratch(X, params, train=False, drop_prob=0.5):
     h = h.flatten()
     for j in range(3):
         W, b = params[10 + 2 * j], params[11 + 2 * j]
-        h = nd.FullyConnected(h, W, b, num_hidden=W.shape[0])
+        h = nd.dot(h, W.T) + b
         if j < 2:
             h = nd.relu(h)
             if train:
@@ -102,3 +114,117 @@ for step in range(settings.train_steps):
     scratch_losses.append(l.asscalar().item())
 ''',
 ]
+
+# Variants of the master's solution: {name: [(answer cell index, text in it, replacement)]}.
+# Answer cells: 0 shapes (q1), 1 dropout (q2), 2 forward pass (q3), 3 training (q4).
+_DENSE = '''        h = nd.dot(h, W, transpose_b=True) + b
+        if j < 2:
+            h = nd.relu(h)
+            if train:
+                h = dropout(h, drop_prob)'''
+_LOSS_LINE = 'scratch_losses.append(float(batch_loss.asscalar()))'
+
+# Natural right answers: each run must keep full marks.
+RIGHT = {
+    # np.float32 losses (the course's own habit), scratch_out left an NDArray, dropout before ReLU
+    'numpy_losses_ndarray_output_dropout_before_relu': [
+        (3, _LOSS_LINE, 'scratch_losses.append(batch_loss.asscalar())'),
+        (2, 'scratch_out = alexnet_scratch(X_check, copied).asnumpy()',
+         'scratch_out = alexnet_scratch(X_check, copied)'),
+        (2, 'max_abs_diff = float(np.abs(scratch_out - gluon_out).max())',
+         'max_abs_diff = float(np.abs(scratch_out.asnumpy() - gluon_out).max())'),
+        (2, _DENSE, _DENSE.replace('''            h = nd.relu(h)
+            if train:
+                h = dropout(h, drop_prob)''', '''            if train:
+                h = dropout(h, drop_prob)
+            h = nd.relu(h)''')),
+    ],
+    # a hand-written cross-entropy, a helper for the convolutions, a keep-mask dropout
+    'own_cross_entropy_conv_helper_keep_mask': [
+        (3, 'batch_loss = softmax_ce(alexnet_scratch(X_train, params, train=True), y_train).mean()',
+         'batch_loss = -nd.pick(nd.log_softmax(alexnet_scratch(X_train, params, train=True)), y_train).mean()'),
+        (2, '''        h = nd.relu(nd.Convolution(h, W, b, kernel=layer['kernel'], stride=layer['stride'],
+                                   pad=layer['pad'], num_filter=W.shape[0]))''',
+         '''        h = conv_relu(h, W, b, layer)'''),
+        (2, 'def alexnet_scratch(', '''def conv_relu(h, W, b, layer):
+    return nd.relu(nd.Convolution(h, W, b, kernel=layer['kernel'], stride=layer['stride'],
+                                  pad=layer['pad'], num_filter=W.shape[0]))
+
+def alexnet_scratch('''),
+        (1, '''    keep = nd.random.uniform(0, 1, X.shape, ctx=X.context) >= drop_prob
+    return X * keep / (1 - drop_prob)''', '''    mask = nd.random.uniform(shape=X.shape, ctx=X.context) < 1 - drop_prob
+    return mask * X / (1 - drop_prob)'''),
+    ],
+}
+
+# Wrong answers: {name: (edits, [(question, case index) that must fail])}. Case indices follow the
+# master's test cells in order (public first).
+WRONG = {
+    'transposed_dense_shapes': ([
+        (0, 'shapes += [(out_f, in_f), (out_f,)]', 'shapes += [(in_f, out_f), (out_f,)]')],
+        [('q1', 1), ('q1', 3)]),
+    # dropout that forgets 1 / (1 - p); an sgd that rebinds its loop variable (updates nothing)
+    'no_rescale_sgd_not_in_place': ([
+        (1, 'return X * keep / (1 - drop_prob)', 'return X * keep'),
+        (3, '        p[:] = p - lr * p.grad', '        p = p - lr * p.grad')],
+        [('q2', 2), ('q2', 4), ('q3', 5), ('q4', 3)]),
+    # dropout after all three dense layers; dense layers without their bias
+    'dropout_after_output_no_dense_bias': ([
+        (2, _DENSE, '''        h = nd.dot(h, W, transpose_b=True)
+        if j < 2:
+            h = nd.relu(h)
+        if train:
+            h = dropout(h, drop_prob)''')],
+        [('q3', 3), ('q3', 4), ('q4', 5)]),
+    # dropout also at prediction time; losses typed in
+    'dropout_when_predicting_typed_losses': ([
+        (2, _DENSE, _DENSE.replace('            if train:\n                h = dropout(h, drop_prob)',
+                                   '            h = dropout(h, drop_prob)')),
+        (3, _LOSS_LINE, _LOSS_LINE + '\nscratch_losses = [round(3.6 - 0.3 * i, 2) for i in range(settings.train_steps)]')],
+        [('q3', 3), ('q3', 4), ('q4', 4)]),
+}
+
+# Code that computes the right numbers with what the question rules out: the static check
+# (utils.answer_checks over the submitted sources) must name it. {name: (edits, function, what)}.
+NOT_OWN_CODE = {
+    'shapes_from_a_gluon_network': ([
+        (0, 'def alexnet_shapes(image_size, num_classes=10):', '''def alexnet_shapes(image_size, num_classes=10):
+    net = utils.alexnet(num_classes)
+    net.initialize()
+    net(nd.zeros((1, 1, image_size, image_size)))
+    return [p.shape for p in net.collect_params().values()]
+
+def unused(image_size, num_classes=10):''')], 'alexnet_shapes', 'collect_params'),
+    'nd_dropout': ([(1, '''    keep = nd.random.uniform(0, 1, X.shape, ctx=X.context) >= drop_prob
+    return X * keep / (1 - drop_prob)''', "    return nd.Dropout(X, p=drop_prob, mode='always')")],
+        'dropout', 'Dropout'),
+    'forward_through_gluon_net': ([(2, 'def alexnet_scratch(X, params, train=False, drop_prob=0.5):\n', '''def alexnet_scratch(X, params, train=False, drop_prob=0.5):
+    for p, value in zip(gluon_net.collect_params().values(), params):
+        p.set_data(value)
+    return gluon_net(X)
+
+def unused(X, params, train=False, drop_prob=0.5):
+''')], 'alexnet_scratch', 'gluon_net'),
+    'fully_connected_by_alias': ([
+        (2, 'CONV = [', "dense = getattr(nd, 'FullyConnected')\nCONV = ["),
+        (2, '        h = nd.dot(h, W, transpose_b=True) + b',
+         '        h = dense(h, W, b, num_hidden=W.shape[0])')], 'alexnet_scratch', 'FullyConnected'),
+    'activation_in_a_helper': ([
+        (2, 'def alexnet_scratch(', "def relu(h):\n    return nd.Activation(h, act_type='relu')\n\ndef alexnet_scratch("),
+        (2, '            h = nd.relu(h)', '            h = relu(h)')], 'alexnet_scratch', 'Activation'),
+    'gluon_trainer_in_sgd': ([(3, '''    for p in params:
+        p[:] = p - lr * p.grad''', '''    trainer = gluon.Trainer({str(i): p for i, p in enumerate(params)}, 'sgd', {'learning_rate': lr})
+    trainer.step(1)''')], 'sgd', 'Trainer'),
+    'library_function_replaced': ([(3, 'def sgd(params, lr):', 'nd.relu = lambda h: h * (h > 0)\n\ndef sgd(params, lr):')],
+                                  'sgd', 'nd.relu'),
+}
+
+
+def edited(answers, edits):
+    """The answers with each (cell index, old text, new text) edit made; the old text must be there."""
+    answers = list(answers)
+    for index, old, new in edits:
+        if old not in answers[index]:
+            raise AssertionError(f'answer {index} no longer contains {old!r}: update this variant')
+        answers[index] = answers[index].replace(old, new, 1)
+    return answers
