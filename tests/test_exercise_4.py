@@ -26,13 +26,11 @@ def solution():
 
 
 def failing(results):
-    return {(q, i) for q, cases in results.items() for i, (_, passed, _, _) in enumerate(cases)
-            if not passed}
+    return {(q, i) for q, cases in results.items() for i, case in enumerate(cases) if not case['passed']}
 
 
 def messages(results):
-    return '\n'.join(f'{q}[{i}]: {cases[i][3][-600:]}' for q, i in sorted(failing(results))
-                     for cases in [results[q]])
+    return '\n'.join(f"{q}[{i}]: {results[q][i]['message'][-600:]}" for q, i in sorted(failing(results)))
 
 
 def submission_sources(answers):
@@ -68,12 +66,15 @@ def test_each_wrong_answer_fails_the_cases_that_check_it(solution, name):
 @pytest.mark.slow
 def test_fabricated_answers_score_at_most_half_and_lose_on_every_question():
     results = grade_answers(ex4.FABRICATED, SEED)
-    possible = score({q: [(h, True, p, m) for h, _, p, m in cases] for q, cases in results.items()})
+    possible = sum(case['points'] for cases in results.values() for case in cases)
     assert possible == pytest.approx(8)
     assert score(results) <= ex4.FABRICATED_AT_MOST * possible, messages(results)
     lost = {q for q, _ in failing(results)}
     assert set(ex4.FABRICATED_LOSES) <= lost
-    assert not [c for c in failing(results) if not results[c[0]][c[1]][0]], 'public tests all pass'
+    failed = [results[q][i] for q, i in failing(results)]
+    assert all(case['hidden'] for case in failed), 'the public tests all pass'
+    # each failed hidden case tells the student what to fix, in English and Chinese, not the code
+    assert all(case['hint'] and ' / ' in case['hint'] and 'assert' not in case['hint'] for case in failed)
 
 
 def test_public_checks_in_the_notebook_accept_numpy_float_losses_and_an_ndarray_output(tmp_path, monkeypatch):
@@ -95,6 +96,23 @@ def test_public_checks_in_the_notebook_accept_numpy_float_losses_and_an_ndarray_
     result = grader.check('q4', rising)
     shown = repr(result)  # what the notebook prints: the failing test and its message
     assert result.grade < 1 and 'jumps up at step 1' in shown and 'lower the learning rate' not in shown
+
+
+def test_every_hidden_case_has_a_bilingual_hint_and_public_cases_give_at_most_half():
+    from grading.assignment import find_assignment
+    assignment = find_assignment(NAME)
+    public = 0.0
+    for q in assignment.auto:
+        spec = assignment.tests[q]
+        for case in spec['suites'][0]['cases']:
+            if case.get('hidden'):
+                hint = case.get('failure_message') or ''
+                english, _, chinese = hint.partition(' / ')
+                assert english and any('\u4e00' <= ch <= '\u9fff' for ch in chinese), (q, hint)
+            else:
+                public += case['points']
+    assert public <= 0.5 * assignment.max_score == 4
+    assert 'probe.py' in __import__('zipfile').ZipFile(assignment.path).namelist()
 
 
 # ----------------------------------------------------------------------------- static check
@@ -132,7 +150,7 @@ def test_the_code_check_follows_helpers_aliases_and_imports_not_local_names_or_d
               "g = nd.__dict__['relu']", 'del np.dot', '%time x = 1\nsetattr(nd, "relu", 1)',
               "open('../utils/scratch_probe.py', 'w')", "utils.scratch_probe.run_probe = print",
               "with open(name + '.py', 'w') as f:\n    f.write(code)"]
-    assert [len(tampering([c])) for c in sneaky] == [1] * len(sneaky)
+    assert [c for c in sneaky if not tampering([c])] == []
     assert tampering(['this is not python (']) == []
     for edition in (ROOT / 'notebooks', ROOT / 'notebooks' / 'zh'):  # the code handed out is clean
         given = nbformat.read(edition / f'{NAME}.ipynb', as_version=4)

@@ -165,10 +165,10 @@ def test_public_tests_run_from_the_notebook_with_otter(tmp_path, monkeypatch):
     exec(cell.source, scope)
     grader = scope['grader']
     import numpy as np
-    env = {'np': np, 'dropout_sample': np.where(np.arange(100000).reshape(200, 500) % 2, 2.0, 0.0)}
+    env = {'np': np, 'dropout_sample': np.where(np.random.default_rng(0).random((200, 500)) < 0.5, 0.0, 2.0)}
     assert grader.check('q2', env).grade == 1
-    env['dropout_sample'] = np.ones((200, 500))
-    assert grader.check('q2', env).grade == 0.5
+    env['dropout_sample'] = np.ones((200, 500))  # one of q2's four public tests passes: the shape
+    assert grader.check('q2', env).grade == pytest.approx(0.25)
     assert list(tmp_path.iterdir()) == [], 'checking must not write files next to the notebook'
 
 

@@ -4,18 +4,16 @@
 cells, in this process, then the master's grader probe with `__grader_seed = seed`, exports the
 variables as plain data the way grading/sandbox.py does, and runs every test case of the
 autograder on them with `grader_seed` and `submission_sources`, as the grader's test process does.
-It returns {question: [(hidden, passed, points, message)]}. The real path (the sandbox, the
+It returns {question: [case result]} as grading/testproc.py makes them. The real path (the sandbox, the
 grader's own probe run) is exercised by tests/test_exercises.py; this one lets the test suite try
 many wrong and right answers in a minute.
 """
-import math
 import os
 import zipfile
 from pathlib import Path
 
 import nbformat
 import numpy as np
-import pandas as pd
 
 from submissions.suite import with_answers
 
@@ -86,27 +84,27 @@ def run_cells(sources, seed):
 
 
 def grade_answers(answers, seed, profile='smoke'):
-    from grading import grade
-    import utils
+    """{question: [case result]} as the grader's test process gives them (grading/testproc.py:
+    dicts with hidden, passed, points, message and the case's hint when it failed)."""
+    from grading import testproc
+    from grading.assignment import find_assignment
     student = nbformat.read(ROOT / 'notebooks' / f'{NAME}.ipynb', as_version=4)
     nb = with_answers(student, [a.strip('\n') for a in answers])
     sources = [c.source for c in nb.cells if c.cell_type == 'code'
                and PROBE_TAG not in c.metadata.get('tags', [])]
     ns = run_cells([s for s in sources if not s.startswith('grader.check(')], seed)
+    assignment = find_assignment(NAME)
+    job = {'tests': {q: assignment.tests[q] for q in assignment.auto}, 'repo': str(ROOT),
+           'profile': profile, 'assignment': NAME, 'grader_seed': seed,
+           'submission_sources': sources}
     env = exported(ns)
-    env.update(np=np, numpy=np, pd=pd, pandas=pd, math=math, utils=utils, mx=utils.mx,
-               nd=utils.mx.nd, grader_seed=seed, submission_sources=sources,
-               course_settings=utils.settings_for(NAME, profile))
-    assignment = grade.find_assignment(NAME)
+    env.update(testproc.trusted_names(job))
     results = {}
-    for q in assignment.auto:
-        spec = assignment.tests[q]
-        results[q] = []
-        for i, (case, points) in enumerate(zip(spec['suites'][0]['cases'], grade.case_points(spec))):
-            passed, message = grade.run_doctest(f'{q} {i}', case['code'], env)
-            results[q].append((bool(case.get('hidden')), passed, points, message))
+    for q, spec in job['tests'].items():
+        cases = zip(spec['suites'][0]['cases'], testproc.case_points(spec))
+        results[q] = [testproc.run_case(q, i, case, points, env) for i, (case, points) in enumerate(cases)]
     return results
 
 
 def score(results):
-    return sum(points for cases in results.values() for _, passed, points, _ in cases if passed)
+    return sum(case['points'] for cases in results.values() for case in cases if case['passed'])
