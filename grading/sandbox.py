@@ -129,7 +129,7 @@ def _cell_times(summary):
 
 
 
-def _start(config, settings, files, seccomp, base, channel):
+def _start(config, read_only, settings, files, seccomp, base, channel):
     """Start the launcher (which becomes bwrap); returns (Popen, the descriptors to close)."""
     import subprocess
     bwrap = _sibling('sandbox_bwrap')
@@ -137,7 +137,7 @@ def _start(config, settings, files, seccomp, base, channel):
     fds = {path: bwrap.memfd('grader-file', data.encode() if isinstance(data, str) else data)
            for path, data in {**files, **layout_files}.items()}
     seccomp_fd = bwrap.memfd('grader-seccomp', seccomp)
-    args = bwrap.bwrap_args(uid=config['uid'], read_only=config.pop('read_only'), seccomp_fd=seccomp_fd,
+    args = bwrap.bwrap_args(uid=config['uid'], read_only=read_only, seccomp_fd=seccomp_fd,
                             work_bytes=config['work_bytes'], scratch_bytes=config['scratch_bytes'],
                             data_fds=fds)
     args_fd = bwrap.memfd('grader-args', b''.join(a.encode() + b'\0' for a in args))
@@ -234,14 +234,14 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
                   'total_timeout': int(total_timeout), 'memory_bytes': int(memory_bytes),
                   'scratch_bytes': int(min(memory_bytes // 4, 2**30)),
                   'work_bytes': int(min(memory_bytes // 2, 2**30)), 'max_output_bytes': MAX_OUTPUT_BYTES,
-                  'read_only': list(mapping), 'env': layout.inside_env(env, mapping),
+                  'env': layout.inside_env(env, mapping),  # no host path goes in
                   'channel_fd': channel, 'uid': claim[0] if claim else None, 'epilogue': epilogue}
         files = {'/grader/worker.py': open(os.path.join(HERE, 'sandbox_worker.py'), 'rb').read(),
                  '/grader/input.tar': layout.input_archive(notebook_text, notebook_name, copy_dirs),
                  **layout.identity_files(config['uid'])}
         settings = _settings(config, group)
         files['/grader/config.json'] = json.dumps(config)
-        proc, err, opened = _start(config, settings, files, _SECCOMP[0], base, channel)
+        proc, err, opened = _start(config, list(mapping), settings, files, _SECCOMP[0], base, channel)
         for fd in opened:
             os.close(fd)
         with err:
