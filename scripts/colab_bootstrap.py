@@ -53,7 +53,9 @@ class SetupError(RuntimeError):
 
 
 def pip(*args):
-    command = [sys.executable, '-m', 'pip', 'install', '-q', *args]
+    # --no-warn-conflicts: the --no-deps installs knowingly break their declared pins (numpy<2,
+    # wrapt<2); pip would otherwise print a red ERROR that alarms students for nothing
+    command = [sys.executable, '-m', 'pip', 'install', '-q', '--no-warn-conflicts', *args]
     try:
         subprocess.run(command, check=True)
     except subprocess.CalledProcessError as err:
