@@ -28,6 +28,7 @@ MAX_ARRAY_ELEMENTS = 5_000_000         # one exported array (LeNet's ~62k parame
 MAX_JSON_BYTES = 20 * 2**20
 MAX_EXECUTED_BYTES = 50 * 2**20
 WORK = '/work/submission'  # on /work, the size-capped tmpfs; '../..' of its notebooks is that tmpfs
+SUBMISSION_FOLDERS = ('home', 'tmp', 'notebooks')  # the input archive's folders the submission owns
 
 EXPORT_CODE = r'''
 def __grader_export(folder, max_elements, max_total):
@@ -417,15 +418,26 @@ def main():
     os.set_inheritable(channel, False)  # the kernel (a later exec) never gets it
     os.closerange(3, channel)
     os.closerange(channel + 1, 1 << 16)
-    if config.get('uid') is not None:
-        become(config['uid'])  # must work: never run a submission as root
-    import ctypes
-    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the kernel cannot read our fds
-    os.umask(0o077)
     import io
-    os.mkdir(WORK, 0o700)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:  # made by the grader, not the submission
-        tar.extractall(WORK)
+        members = tar.getmembers()
+        submissions = [m for m in members if m.name.split('/')[0] in SUBMISSION_FOLDERS]
+        if config.get('uid') is not None:
+            # The course's folders (utils/, locale/) are unpacked while the worker is still root:
+            # owned by root they are read-only to the submission, which could otherwise rewrite the
+            # modules the grader's probe imports after the last cell. WORK is sticky, so the
+            # submission adds its own folders there but cannot move or replace root's.
+            os.mkdir(WORK, 0o755)
+            os.chmod(WORK, 0o1777)
+            tar.extractall(WORK, members=[m for m in members if m not in submissions])
+            become(config['uid'])  # must work: never run a submission as root
+        else:  # no user of its own (grader not root): one user owns everything, as documented
+            os.mkdir(WORK, 0o700)
+            submissions = members
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the kernel cannot read our fds
+        os.umask(0o077)
+        tar.extractall(WORK, members=submissions)
     env = kernel_environment(config)
     os.environ.clear()
     os.environ.update(env)

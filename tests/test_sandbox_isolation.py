@@ -245,3 +245,34 @@ def test_without_bubblewrap_the_grader_says_what_to_install(tmp_path, monkeypatc
     result = sandbox.run_notebook(notebook('total = 55'), 'x.ipynb', cell_timeout=10, total_timeout=20,
                                   memory_bytes=MEMORY, private_dir=str(tmp_path / 'export'))
     assert not result['exported'] and 'apt-get install bubblewrap' in result['stderr_tail'], result
+
+
+COURSE_FILES_ATTACK = r'''
+import os, shutil
+attempts = {}
+def attempt(name, fn):
+    try:
+        fn()
+        attempts[name] = 'done'
+    except OSError as err:
+        attempts[name] = err.__class__.__name__
+attempt('overwrite', lambda: open('../utils/evidence.py', 'w').write('FORGED = 1\n'))
+attempt('add', lambda: open('../utils/forged.py', 'w').write('FORGED = 1\n'))
+attempt('remove', lambda: os.remove('../utils/evidence.py'))
+attempt('rename', lambda: os.rename('../utils', '../utils-old'))
+attempt('replace', lambda: shutil.rmtree('../utils'))
+attempt('chmod', lambda: os.chmod('../utils', 0o777))
+attempt('own folder', lambda: os.mkdir('../mine'))
+still_real = 'FORGED' not in open('../utils/evidence.py').read()
+'''
+
+
+@pytest.mark.skipif(not AS_ROOT, reason='a user of its own per submission needs a root grader')
+def test_the_course_modules_the_probe_imports_are_read_only_to_the_submission(tmp_path):
+    """utils/ (whose modules the grader's probe imports after the last cell) cannot be rewritten,
+    removed, renamed or added to; the submission still makes folders of its own beside it."""
+    _, ns = run(tmp_path, COURSE_FILES_ATTACK, copy_dirs=[str(ROOT / 'utils')])
+    assert ns['still_real'] is True
+    attempts = ns['attempts']
+    assert attempts.pop('own folder') == 'done'
+    assert all(result != 'done' for result in attempts.values()), attempts
