@@ -9,13 +9,15 @@ source scripts/setup_env.sh
 
 # Debian packages the checks need: chromium (browser tests, PDF printing), fonts-noto-cjk (the
 # Chinese edition's glyphs), poppler-utils (pdftoppm/pdftotext/pdffonts read the PDFs back),
-# bubblewrap and libseccomp2 (the grader's sandbox: bwrap, and the library pyseccomp loads).
+# bubblewrap and libseccomp2 (the grader's sandbox: bwrap, and the library pyseccomp loads),
+# shellcheck (it reads the Gradescope autograder's setup.sh).
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null || missing="$missing fonts-noto-cjk"
 command -v pdftoppm >/dev/null 2>&1 || missing="$missing poppler-utils"
 command -v bwrap >/dev/null 2>&1 || missing="$missing bubblewrap"
-ldconfig -p 2>/dev/null | grep -q libseccomp.so.2 || missing="$missing libseccomp2"
+ldconfig -p 2>/dev/null | grep libseccomp.so.2 >/dev/null || missing="$missing libseccomp2"  # no -q: SIGPIPE under pipefail
+command -v shellcheck >/dev/null 2>&1 || missing="$missing shellcheck"
 if [ -n "$missing" ]; then
   echo "Installing Debian packages for the browser, PDF and sandbox checks:$missing"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
