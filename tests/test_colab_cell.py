@@ -264,6 +264,16 @@ def test_outside_colab_the_cell_does_nothing(tmp_path):
     assert list((tmp_path / 'content').iterdir()) == []
 
 
+def test_a_failed_download_says_which_setting_to_fix(tmp_path):
+    """The placeholder repository of an unpublished course answers 404: the cell says whom to tell
+    and which setting the course's maintainer fixes, instead of a bare HTTPError."""
+    calls, shown, imported = run_cell(tmp_path, gpu=None, notebook=CHAPTER, DOWNLOAD_FAILS=1)
+    assert shown.startswith('FAILED RuntimeError: HTTP Error 404: Not Found for https://raw.')
+    assert 'tell your instructor' in shown and 'repository.url' in shown
+    assert 'python scripts/colab_cell.py --write' in shown
+    assert calls == [] and not imported
+
+
 def test_a_failed_clone_says_what_failed_and_what_to_do(tmp_path):
     calls, shown, imported = run_cell(tmp_path, gpu=None, notebook=CHAPTER,
                                       GIT_FAILS="fatal: repository 'x' not found")
@@ -378,8 +388,29 @@ def test_every_course_notebook_has_the_identical_cell():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.parametrize('notebook, hint', [
+    ('notebooks/01_lenet.ipynb', "Run the set-up cell (first code cell) first."),
+    ('notebooks/zh/01_lenet.ipynb', '请先运行配置单元（第一个代码单元）')])
+def test_the_import_cell_run_before_the_set_up_cell_says_to_run_it_first(tmp_path, notebook, hint):
+    """On Colab nothing puts utils on the path before the set-up cell; IPython's traceback then
+    shows the failing line, whose comment says what to do."""
+    nb = json.loads((ROOT / notebook).read_text())
+    import_cell = next(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code'
+                       and 'colab-setup' not in c['metadata'].get('tags', []))
+    (tmp_path / 'content').mkdir()
+    code = ('from IPython.testing.globalipapp import start_ipython\n'
+            f'start_ipython().run_cell({import_cell!r})\n')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path / 'content', env=env,
+                         capture_output=True, text=True, timeout=120)
+    shown = out.stdout + out.stderr
+    assert "ModuleNotFoundError: No module named 'utils'" in shown
+    failing = next(line for line in shown.splitlines() if line.startswith('---->'))
+    assert hint in failing, shown
+
+
 def test_the_cell_is_short():
-    assert len(colab_cell.cell_source().splitlines()) <= 12
+    assert len(colab_cell.cell_source().splitlines()) <= colab_cell.MAX_LINES <= 18
 
 
 def _notebook(cells):
@@ -417,12 +448,13 @@ def test_missing_or_misplaced_cell_fails_and_write_puts_it_first(tmp_path):
     out = check(missing, late)
     assert out.returncode == 1
     assert 'no code cell tagged' in out.stdout and 'not the first code cell' in out.stdout
+    assert 'its `import utils` line lacks the hint' in out.stdout
     subprocess.run([sys.executable, str(SCRIPT), '--write', str(missing), str(late)], check=True,
                    capture_output=True)
     for path in (missing, late):
         cells = json.loads(path.read_text())['cells']
         assert 'colab-setup' in cells[0]['metadata']['tags'] and ''.join(cells[0]['source']) == source
-        assert [''.join(c['source']) for c in cells[1:]] == ['import utils']
+        assert [''.join(c['source']) for c in cells[1:]] == [colab_cell.IMPORT_LINE]
     assert check(missing, late).returncode == 0
 
 
