@@ -104,6 +104,13 @@ def test_translation_must_keep_math_code_numbers_and_fields():
     assert message_problems('Training', '') == ['not translated']
 
 
+def test_a_count_in_millions_may_be_written_in_wan():
+    assert message_problems('ImageNet has 1.2 million images.', 'ImageNet 有 120 万张图像。') == []
+    assert message_problems('ImageNet has 1.2 million images.', 'ImageNet 有 1.2 百万张图像。') == []
+    assert any('numbers' in p for p in message_problems('ImageNet has 1.2 million images.',
+                                                        'ImageNet 有 12 万张图像。'))
+
+
 @pytest.fixture
 def small_book(tmp_path, monkeypatch):
     """A one-page book with its own catalog folder, for the update/check cycle."""
