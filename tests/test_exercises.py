@@ -465,3 +465,17 @@ def test_evidence_of_a_diverged_or_fresh_network_and_of_several_networks():
     assert evidence.agrees(2.0, 2.4) and not evidence.agrees(1.0, 2.0)
     assert evidence.agrees(1e6, 1e30) and not evidence.agrees(150.0, 2.0)
     assert evidence.sampling_tolerance(100, 100) == 0 and 0 < evidence.sampling_tolerance(100, 1000) < 0.2
+
+
+@pytest.mark.parametrize('name', EXPECTED)
+def test_every_hidden_hint_speaks_english_and_chinese(name):
+    """A hint written in the master is shown to the student, whose notebook may be the Chinese one."""
+    from grading.assignment import find_assignment
+    assignment = find_assignment(name)
+    hints = [case['failure_message'] for q in assignment.auto
+             for case in assignment.tests[q]['suites'][0]['cases']
+             if case.get('hidden') and case.get('failure_message')]
+    assert hints, f"{name}: no hidden test carries a hint"
+    for hint in hints:
+        english, _, chinese = hint.partition(' / ')
+        assert english.isascii() and any('\u4e00' <= ch <= '\u9fff' for ch in chinese), hint
