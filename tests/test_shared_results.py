@@ -79,3 +79,17 @@ def test_without_the_build_every_run_computes_and_nothing_is_kept(fake_data_dir,
     _, second = run('en', data_dir)
     assert first['history'][0]['seconds'] != second['history'][0]['seconds']
     assert len(first['load']) == 2 and first['load'][1] >= 1
+
+
+def test_the_two_editions_path_lines_compare_equal_whatever_comment_they_carry():
+    """The key of a shared result includes the code run so far; the English and Chinese notebooks
+    differ only in their path line (the Chinese one carries a comment in Chinese), which must not
+    make the Chinese pass miss the English pass's results."""
+    import json
+    from utils import shared_results
+    def import_cell(path):
+        cells = json.loads((ROOT / path).read_text(encoding='utf-8'))['cells']
+        return ''.join([c for c in cells if c['cell_type'] == 'code'][1]['source'])
+    english, chinese = import_cell('notebooks/01_lenet.ipynb'), import_cell('notebooks/zh/01_lenet.ipynb')
+    assert english != chinese
+    assert shared_results.same_in_both_editions(chinese) == shared_results.same_in_both_editions(english)

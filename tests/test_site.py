@@ -350,6 +350,15 @@ def test_screenshots_for_people(visit):
 _NUMBER = re.compile(r'(?<![\w.])-?\d(?:[\d,]*\d)?(?:\.\d+)?(?:e[+-]?\d+)?%?')
 
 
+def _in_millions(text):
+    """Chinese counts in 万 and 亿 (utils.i18n.large_number: 4,676 万) as the English page writes
+    them in millions and billions (46.8 million), so that the same count compares equal."""
+    for number, unit in re.findall(r'(\d[\d,]*(?:\.\d+)?)\s*(万|亿)', text):
+        value = float(number.replace(',', '')) * (1e4 if unit == '万' else 1e8)
+        yield f'{value / 1e6:.1f}'
+        yield f'{value / 1e9:.1f}'
+
+
 def _outputs(html_file):
     """The text of a built page's cell outputs (printed lines, tables, computed sentences) and the
     SVG files of its figures."""
@@ -369,6 +378,7 @@ def test_both_editions_show_the_same_numbers(source, built_site):
     chinese_text, _ = _outputs(built_site / f'{chinese(source)}.html')
     english_numbers = sorted(n for text in english_text for n in _NUMBER.findall(text))
     chinese_numbers = sorted(n for text in chinese_text for n in _NUMBER.findall(text))
+    chinese_numbers += [n for text in chinese_text for n in _in_millions(text)]
     missing = [n for n in english_numbers if n not in chinese_numbers]
     assert len(english_numbers) >= 5, f"{source}: too few numbers to compare: {english_numbers}"
     assert not missing, f"{source}: numbers of the English page missing in Chinese: {missing[:20]}"

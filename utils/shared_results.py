@@ -32,8 +32,9 @@ import numpy as np
 from . import config
 
 Load = namedtuple('Load', 'average cores')  # 1-minute load average, logical cores
+# The Chinese notebook's path line, with the comment it may carry (the Colab hint, in Chinese).
 _LANGUAGE_LINE = re.compile(r"sys\.path\.append\('\.\./\.\.'\); from utils\.i18n import "
-                            r"use_language; use_language\('\w+'\)")
+                            r"use_language; use_language\('\w+'\)[ \t]*(#[^\n]*)?")
 _calls = Counter()
 _last_load = None
 
@@ -69,7 +70,12 @@ def cells_run_so_far():
         return ''
     shell = get_ipython()
     cells = shell.user_ns.get('In', []) if shell is not None else []
-    return '\n'.join(_LANGUAGE_LINE.sub("sys.path.append('..')", cell) for cell in cells)
+    return '\n'.join(same_in_both_editions(cell) for cell in cells)
+
+
+def same_in_both_editions(cell):
+    """A cell's code with the Chinese notebook's path line written as the English one."""
+    return _LANGUAGE_LINE.sub("sys.path.append('..')", cell)
 
 
 def key_for(kind, inputs):
