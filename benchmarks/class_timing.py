@@ -1,6 +1,6 @@
 """How long grading a class takes: N submissions of one exercise at --jobs J, extrapolated to 200.
 
-    .venv/bin/python benchmarks/class_timing.py [--exercise exercise_2_initialization] [-n 6]
+    .venv/bin/python -m benchmarks.class_timing [--exercise exercise_2_initialization] [-n 6]
                                                 [--jobs 2] [--profile smoke]
 
 Builds N submissions from the exercise's student notebook (half solved with the master's solutions,
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import nbformat
 
+from tests.submissions.suite import solution_answers, with_answers
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'tests'))
-from submissions.suite import solution_answers, with_answers  # noqa: E402
 
 
 def make_class(name, n, folder):

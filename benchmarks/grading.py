@@ -14,11 +14,11 @@ Wall times include whatever else the machine runs: the load average is printed. 
 first solution graded at the first engine, where its time went: the notebook's slowest code cells
 (from the run times the grader records) and the rest (kernel start, export, the tests).
 
-    .venv/bin/python benchmarks/grading.py                      # every exercise, N=2, smoke
-    .venv/bin/python benchmarks/grading.py --exercises exercise_1 --copies 2 --jobs 1 2 --workers 2
-    .venv/bin/python benchmarks/grading.py --tiny --copies 8 --jobs 2 --workers 2
+    .venv/bin/python -m benchmarks.grading                      # every exercise, N=2, smoke
+    .venv/bin/python -m benchmarks.grading --exercises exercise_1 --copies 2 --jobs 1 2 --workers 2
+    .venv/bin/python -m benchmarks.grading --tiny --copies 8 --jobs 2 --workers 2
 
-Reads the offline data from $FASHION_MNIST_DIR (default ../shared/fashion-mnist). Writes
+Reads the offline data from $FASHION_MNIST_DIR (default: tests/offline_data.py). Writes
 nothing in the repository (a temporary folder).
 """
 import argparse
@@ -35,9 +35,11 @@ from pathlib import Path
 
 import nbformat
 
+from scripts import make_exercises
+from tests.offline_data import fashion_mnist_dir
+from tests.submissions.suite import answer_cells, solution_answers, with_answers
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'tests'))
-from submissions.suite import answer_cells, solution_answers, with_answers  # noqa: E402
 
 LOG_LINE = re.compile(r'^\[\d+/\d+\] (?P<name>.+?): (?P<status>\w+), (?P<score>[\d.]+)/(?P<max>[\d.]+) '
                       r'\((?P<seconds>\d+) s\)')
@@ -46,8 +48,6 @@ TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 
 def tiny_assignment(folder):
     """(autograder zip, student notebook) of the tests' tiny assignment, built into folder."""
-    sys.path.insert(0, str(ROOT / 'scripts'))
-    import make_exercises
     student, zip_bytes = make_exercises.build(TINY_MASTER)
     (folder / 'tiny.zip').write_bytes(zip_bytes)
     (folder / 'tiny_student.ipynb').write_text(student)
@@ -104,7 +104,6 @@ def breakdown(out, name):
 def profile_one(name, nb_file, data, profile):
     """Where the time of one submission goes: the sandbox run (kernel start, code cells, export,
     the rest) and the tests' process, measured by calling the grader's own functions."""
-    sys.path.insert(0, str(ROOT))
     from grading import sandbox
     from grading.assignment import find_assignment
     from grading.submission import read_submission
@@ -191,7 +190,7 @@ def bench_one(assignment, label, folder, engines, args, data, tmp, table):
 
 def main(argv=None):
     args = parse(argv)
-    data = os.environ.get('FASHION_MNIST_DIR') or str(ROOT.parent / 'shared' / 'fashion-mnist')
+    data = str(fashion_mnist_dir())
     engines = [('--jobs', j) for j in args.jobs] + [('--workers', w) for w in args.workers]
     print(f'{os.cpu_count()} CPU cores, profile {args.profile}, {args.copies} copies of each notebook; '
           f'load average before: {os.getloadavg()[0]:.2f}')

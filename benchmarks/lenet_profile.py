@@ -11,22 +11,22 @@ seed 0, 28x28, all 60,000 training images), trained three ways in one process:
 3. **operators**: one epoch under MXNet's profiler (`mx.profiler`, aggregate statistics), with
    the graph's operator bulking off (bulk size 1) so that each operator is timed on its own.
 
-    .venv/bin/python benchmarks/lenet_profile.py              # ~1-2 minutes on 2 idle cores
-    .venv/bin/python benchmarks/lenet_profile.py --batches 40 # a check
+    .venv/bin/python -m benchmarks.lenet_profile              # ~1-2 minutes on 2 idle cores
+    .venv/bin/python -m benchmarks.lenet_profile --batches 40 # a check
 
 Prints markdown tables (milliseconds per batch). Nothing is written to disk except MXNet's profile
 in the temporary folder.
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tests.offline_data import fashion_mnist_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault('FASHION_MNIST_DIR', str(ROOT.parent / 'shared' / 'fashion-mnist'))
+os.environ.setdefault('FASHION_MNIST_DIR', str(fashion_mnist_dir()))  # before utils reads it
 
 import utils  # noqa: E402
 

@@ -7,22 +7,22 @@ output is zero on all of the first 1,000 test images). A run "dies" when its fin
 is below 0.2 (chance is 0.1). The seed sets Python's, numpy's and MXNet's generators and the
 training data's shuffling.
 
-    .venv/bin/python benchmarks/lenet_settings.py                      # 3 settings x 5 seeds x 3 epochs
-    .venv/bin/python benchmarks/lenet_settings.py --seeds 2 --epochs 1 --train 6000   # a quick check
+    .venv/bin/python -m benchmarks.lenet_settings                      # 3 settings x 5 seeds x 3 epochs
+    .venv/bin/python -m benchmarks.lenet_settings --seeds 2 --epochs 1 --train 6000   # a quick check
 
 Writes benchmarks/results/lenet_settings.csv (full runs only).
 """
 import argparse
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
+from tests.offline_data import fashion_mnist_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault('COURSE_PROGRESS', '0')
-os.environ.setdefault('FASHION_MNIST_DIR', str(ROOT.parent / 'shared' / 'fashion-mnist'))
+os.environ.setdefault('FASHION_MNIST_DIR', str(fashion_mnist_dir()))  # before utils reads it
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

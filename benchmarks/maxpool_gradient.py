@@ -1,6 +1,6 @@
 """Which MXNet 1.9.1 operator gives wrong gradients when autograd records in prediction mode?
 
-    .venv/bin/python benchmarks/maxpool_gradient.py
+    .venv/bin/python -m benchmarks.maxpool_gradient
 
 utils/diagnostics.py records its backward pass in training mode because of this. The script
 differentiates the sum of one operator's output, recorded with `autograd.record(train_mode=False)`
@@ -11,13 +11,9 @@ mode, and whether repeated prediction-mode calls agree. On this project's machin
 with MKLDNN, CPU), max pooling is wrong in prediction mode (and differs from call to call); the
 convolution, ReLU and average pooling are right in both modes.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import utils  # noqa: E402  (MXNet through the course's compatibility layer)
+import utils  # MXNet through the course's compatibility layer
 
 mx, nd, autograd = utils.mx, utils.mx.nd, utils.mx.autograd
 KERNEL, STRIDE = 3, 2

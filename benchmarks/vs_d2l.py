@@ -1,7 +1,7 @@
 """The course's `utils` against d2l 1.0.3, side by side on one machine, and against its limit.
 
-    .venv/bin/python benchmarks/vs_d2l.py            # full run (about 25 minutes on 2 cores)
-    .venv/bin/python benchmarks/vs_d2l.py --quick    # same code paths, small sizes (~3 minutes)
+    .venv/bin/python -m benchmarks.vs_d2l            # full run (about 25 minutes on 2 cores)
+    .venv/bin/python -m benchmarks.vs_d2l --quick    # same code paths, small sizes (~3 minutes)
     ... --extras amp,threads                         # also course runs with AMP / all cores
 
 Three cases, each run as pairs (course, then d2l) in fresh processes, interleaved
@@ -43,7 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from vs_d2l_report import read_csv, report, source_commit, write_csv
+from benchmarks.vs_d2l_report import read_csv, report, source_commit, write_csv
+from tests.offline_data import fashion_mnist_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results' / 'vs_d2l.csv'
@@ -71,7 +72,7 @@ CASES = ('loader224', 'lenet28', 'alexnet224')
 # ------------------------------------------------------------------------------ shared helpers
 
 def data_folder():
-    folder = os.environ.get('FASHION_MNIST_DIR') or ROOT.parent / 'shared' / 'fashion-mnist'
+    folder = fashion_mnist_dir()
     if not (Path(folder) / 'train-images-idx3-ubyte.gz').exists():
         sys.exit(f"Fashion-MNIST files not found in {folder}: set FASHION_MNIST_DIR to the folder "
                  f"holding the four official .gz files.")
@@ -121,7 +122,6 @@ class Timed:
 # ------------------------------------------------------------------------------ course side
 
 def course_trial(case, cfg, seed, amp=False):
-    sys.path.insert(0, str(ROOT))
     import numpy as np
     import utils
     mx = utils.mx
@@ -192,7 +192,6 @@ def import_d2l():
     utils/compat.py. `import utils` registers a hook that would give MXNet utils' thread count
     at its import; it is removed first, so nothing of `utils` configures MXNet here. Returns
     (mxnet, d2l, the course's models module: the d2l side trains the same network definitions)."""
-    sys.path.insert(0, str(ROOT))
     import utils.compat
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != 'utils']
     utils.compat.patch_numpy()
@@ -293,7 +292,6 @@ def d2l_trial(case, cfg, seed):
 def peak_trial(case, cfg, seed):
     """Large float32 matrix multiply, best of 5: MXNet's nd.dot (as MXNet is set up by utils)
     and numpy's matmul (its BLAS uses every core); the higher is this CPU's practical peak."""
-    sys.path.insert(0, str(ROOT))
     import numpy as np
     import utils
     n = cfg['peak_n']
@@ -333,7 +331,7 @@ def run_trial(impl, case, mode, seed):
     if impl == 'course_threads':  # what utils would get by letting MXNet use every core
         env['OMP_NUM_THREADS'] = str(len(os.sched_getaffinity(0)))
     trial = 'course' if impl == 'course_threads' else impl
-    cmd = [sys.executable, __file__, '--trial', trial, case, '--mode', mode, '--seed', str(seed)]
+    cmd = [sys.executable, '-m', 'benchmarks.vs_d2l', '--trial', trial, case, '--mode', mode, '--seed', str(seed)]
     busy0, _ = busy_jiffies()
     children0 = os.times()
     start = time.perf_counter()

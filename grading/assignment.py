@@ -87,7 +87,7 @@ def find_assignment(spec, private=False):
     exact = [p for p in candidates if p.stem == spec]
     matches = exact or [p for p in candidates if p.stem.startswith(spec)]
     if len(matches) != 1:
-        names = ', '.join(p.stem for p in candidates) or 'none (run scripts/make_exercises.py)'
+        names = ', '.join(p.stem for p in candidates) or 'none (run python -m scripts.make_exercises)'
         raise GraderError(f"assignment {spec!r} {'is ambiguous' if matches else 'not found'}; "
                           f"known assignments: {names}")
     return Assignment(matches[0])

@@ -14,11 +14,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/setup_env.sh
+source scripts/common.sh  # FASHION_MNIST_DIR's default, install_debian_packages
 bash scripts/vendor_mathjax.sh
 
-if [ -z "${FASHION_MNIST_DIR:-}" ] && [ -d "$ROOT/../shared/fashion-mnist" ]; then
-  export FASHION_MNIST_DIR="$(cd "$ROOT/../shared/fashion-mnist" && pwd)"
-fi
 PROFILE="$(python -c 'import utils; print(utils.active_profile())' | tail -1)"
 export COURSE_PROFILE="$PROFILE"
 # No tqdm widgets in the built pages: they would load JavaScript from the internet.
@@ -82,23 +80,17 @@ jb() {  # NAME OUTPUT_DIR [jupyter-book build options...]
   return 0
 }
 
-if wants pdf || wants zh; then
-  # Debian packages: chromium prints the PDFs, fonts-noto-cjk has the Chinese glyphs
-  missing=""
-  if wants pdf && ! command -v chromium >/dev/null 2>&1; then missing="$missing chromium"; fi
-  fc-list 2>/dev/null | grep "Noto Sans CJK" >/dev/null || missing="$missing fonts-noto-cjk"
-  if [ -n "$missing" ]; then
-    echo "Installing Debian packages for the Chinese edition and the PDFs:$missing"
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
-  fi
+if wants pdf; then
+  install_debian_packages "the PDFs" chromium fonts-noto-cjk
+elif wants zh; then
+  install_debian_packages "the Chinese edition" fonts-noto-cjk
 fi
 
 echo "Building the book under COURSE_PROFILE=$PROFILE (data: ${FASHION_MNIST_DIR:-downloaded copy}): $EDITIONS"
 if wants zh || wants pdf; then
   # Chinese sources from the English ones + catalogs (fails on a missing or stale translation)
-  python scripts/translations.py generate
-  python scripts/translations.py config "$ROOT/_build/zh-config"
+  python -m scripts.translations generate
+  python -m scripts.translations config "$ROOT/_build/zh-config"
 fi
 ZH=(--config "$ROOT/_build/zh-config/_config.yml" --toc "$ROOT/_build/zh-config/_toc.yml")
 if wants en; then
@@ -117,9 +109,9 @@ if wants pdf && [ "$status" -eq 0 ]; then
   jb pdf-en "$ROOT/_build/pdf-src/en" --builder custom --custom-builder singlehtml
   jb pdf-zh "$ROOT/_build/pdf-src/zh" --builder custom --custom-builder singlehtml "${ZH[@]}"
   if [ "$status" -eq 0 ]; then
-    python scripts/print_pdf.py "$ROOT/_build/pdf-src/en/_build/singlehtml/index.html" \
+    python -m scripts.print_pdf "$ROOT/_build/pdf-src/en/_build/singlehtml/index.html" \
         "$ROOT/_build/pdf/lenet-to-alexnet-en.pdf" || { status=$?; failed="$failed pdf-print"; }
-    python scripts/print_pdf.py "$ROOT/_build/pdf-src/zh/_build/singlehtml/index.html" \
+    python -m scripts.print_pdf "$ROOT/_build/pdf-src/zh/_build/singlehtml/index.html" \
         "$ROOT/_build/pdf/lenet-to-alexnet-zh.pdf" || { status=$?; failed="$failed pdf-print"; }
     echo "[PDFs printed at $((SECONDS - start)) s]"
   fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """On a machine with an NVIDIA GPU: what utils.hardware detects and utils.compat decides, without MXNet.
 
-    python scripts/gpu_probe.py          # needs only the standard library (numpy not required)
+    python -m scripts.gpu_probe          # needs only the standard library (numpy not required)
 
 Prints the GPUs as the driver (libcuda) and nvidia-smi report them, which MXNet 1.9.1 machine code
 each would run, what the Colab set-up cell would install, and what `import utils` would do with
@@ -9,10 +9,8 @@ the GPU build installed. Exit status 0 when both detection paths agree, 1 otherw
 """
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils import compat, hardware  # noqa: E402  (standard library only: `import utils` loads no MXNet)
+from utils import compat, hardware  # standard library only: `import utils` loads no MXNet
 
 
 def describe(gpus):

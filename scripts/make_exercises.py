@@ -1,8 +1,8 @@
 """Regenerate the exercise student notebooks and autograders from the instructors' masters.
 
-    python scripts/make_exercises.py            # write notebooks/exercise_*.ipynb and
+    python -m scripts.make_exercises            # write notebooks/exercise_*.ipynb and
                                                 # instructors/autograder/exercise_*.zip
-    python scripts/make_exercises.py --check    # exit 1 if the committed files are out of date
+    python -m scripts.make_exercises --check    # exit 1 if the committed files are out of date
 
 For each instructors/masters/<name>.ipynb (an otter-grader 7 master notebook) this runs
 `otter assign`, then makes the result deterministic and fit for the course:
@@ -304,7 +304,7 @@ def main(argv=None):
             print(f"{master.relative_to(ROOT) if master.is_relative_to(ROOT) else master} -> "
                   f"{student_path.relative_to(ROOT)}, {zip_path.relative_to(ROOT)}")
     if stale:
-        print('Out of date (run `python scripts/make_exercises.py` and commit): ' +
+        print('Out of date (run `python -m scripts.make_exercises` and commit): ' +
               ', '.join(map(str, stale)))
         return 1
     if args.check:

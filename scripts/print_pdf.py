@@ -1,6 +1,6 @@
 """Print a single-page HTML build of the book (Sphinx singlehtml) to PDF with headless Chromium.
 
-    python scripts/print_pdf.py _build/pdf-src/en/_build/singlehtml/book/intro.html OUT.pdf
+    python -m scripts.print_pdf _build/pdf-src/en/_build/singlehtml/book/intro.html OUT.pdf
 
 The page is served on 127.0.0.1 (MathJax loads its fonts over HTTP), every request to another host
 is refused (the PDF is made offline), MathJax finishes typesetting before printing, the Colab

@@ -1,11 +1,11 @@
 """The Chinese edition, made from the English sources and gettext catalogs (one .po file per page).
 
-    python scripts/translations.py update [PAGE ...]    # English changed: refresh the catalogs
-    python scripts/translations.py check [PAGE ...]     # missing, stale (fuzzy/obsolete), broken
-    python scripts/translations.py generate [--check]   # write (or compare) the Chinese sources
-    python scripts/translations.py stats                # how much of each catalog is translated
-    python scripts/translations.py todo PAGE > t.json   # what needs translating, as JSON
-    python scripts/translations.py fill PAGE t.json     # put the translations in, then check
+    python -m scripts.translations update [PAGE ...]    # English changed: refresh the catalogs
+    python -m scripts.translations check [PAGE ...]     # missing, stale (fuzzy/obsolete), broken
+    python -m scripts.translations generate [--check]   # write (or compare) the Chinese sources
+    python -m scripts.translations stats                # how much of each catalog is translated
+    python -m scripts.translations todo PAGE > t.json   # what needs translating, as JSON
+    python -m scripts.translations fill PAGE t.json     # put the translations in, then check
 
 A PAGE is a source in _toc.yml without suffix (`notebooks/01_lenet`, `book/intro`) or `utils`
 (the sentences utils/ computes) or `_toc` (book title, part captions). Its catalog is
@@ -28,17 +28,17 @@ import json
 import sys
 from pathlib import Path
 
-from zh_edition import pages  # noqa: F401  (tests point pages.ROOT at a small book)
-from zh_edition.catalogs import (check, glossary, lookup_for, message_problems,  # noqa: F401
-                                 read_catalog, update, write_catalog)
-from zh_edition.generate import (chinese_markdown, chinese_notebook, generate,  # noqa: F401
-                                 generated_files, site_config)
-from zh_edition.markdown import (markdown_messages, normalize, segments,  # noqa: F401
-                                 translate_markdown)
-from zh_edition.messages import page_messages, say_templates  # noqa: F401
-from zh_edition.pages import (CHINESE_PATH_LINE, ENGLISH_PATH_LINE, GLOSSARY,  # noqa: F401
-                              ROOT, TranslationError, all_catalog_names, catalog_path,
-                              chinese_path, source_of, toc_pages)
+from scripts.zh_edition import pages  # noqa: F401  (tests point pages.ROOT at a small book)
+from scripts.zh_edition.catalogs import (check, glossary, lookup_for, message_problems,  # noqa: F401
+                                         read_catalog, update, write_catalog)
+from scripts.zh_edition.generate import (chinese_markdown, chinese_notebook, generate,  # noqa: F401
+                                         generated_files, site_config)
+from scripts.zh_edition.markdown import (markdown_messages, normalize, segments,  # noqa: F401
+                                         translate_markdown)
+from scripts.zh_edition.messages import page_messages, say_templates  # noqa: F401
+from scripts.zh_edition.pages import (CHINESE_PATH_LINE, ENGLISH_PATH_LINE, GLOSSARY,  # noqa: F401
+                                      ROOT, TranslationError, all_catalog_names, catalog_path,
+                                      chinese_path, source_of, toc_pages)
 
 
 def _pages(args):
@@ -77,13 +77,13 @@ def cmd_generate(args):
         report = check(all_catalog_names())
         if report:
             raise TranslationError('catalogs incomplete or stale: ' + ', '.join(report) +
-                                   '\nrun `python scripts/translations.py check` for the details')
+                                   '\nrun `python -m scripts.translations check` for the details')
     differ = generate(check_only=args.check, draft=args.draft)
     if not args.check:
         print(f'wrote {len(differ)} file(s)' + (': ' + ', '.join(differ) if differ else ''))
         return 0
     if differ:
-        print('Chinese sources out of date (run `python scripts/translations.py generate`):\n  '
+        print('Chinese sources out of date (run `python -m scripts.translations generate`):\n  '
               + '\n  '.join(differ))
         return 1
     print('Chinese sources up to date')

@@ -1,16 +1,16 @@
 import gzip
 import os
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from offline_data import fashion_mnist_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault('COURSE_PROFILE', 'smoke')
-SHARED_DATA = Path(os.environ.get('FASHION_MNIST_DIR') or ROOT.parent / 'shared' / 'fashion-mnist')
+SHARED_DATA = fashion_mnist_dir()
 
 
 @pytest.fixture
@@ -74,8 +74,7 @@ def tiny_assignment(tmp_path_factory):
     """(student notebook, autograder zip path) of tests/submissions/tiny_master.ipynb: an
     assignment whose notebooks run in seconds, for the grader's tests."""
     import nbformat
-    sys.path.insert(0, str(ROOT / 'scripts'))
-    import make_exercises
+    from scripts import make_exercises
     student, zip_bytes = make_exercises.build(ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb')
     zip_path = tmp_path_factory.mktemp('tiny-assignment') / 'tiny.zip'
     zip_path.write_bytes(zip_bytes)

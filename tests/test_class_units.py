@@ -16,8 +16,7 @@ TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 
 @pytest.fixture(scope='module')
 def tiny_zip(tmp_path_factory):
-    sys.path.insert(0, str(ROOT / 'scripts'))
-    import make_exercises
+    from scripts import make_exercises
     _, zip_bytes = make_exercises.build(TINY_MASTER)
     path = tmp_path_factory.mktemp('tinyzip') / 'tiny.zip'
     path.write_bytes(zip_bytes)
@@ -317,8 +316,7 @@ def test_feedback_cuts_name_error_cascades(assignment):
 
 
 def test_question_regions_of_a_student_notebook(assignment):
-    sys.path.insert(0, str(ROOT / 'scripts'))
-    import make_exercises
+    from scripts import make_exercises
     student, _ = make_exercises.build(TINY_MASTER)
     cells = feedback.cell_sources(student)
     labels = feedback.question_of_cells(cells, assignment.questions)

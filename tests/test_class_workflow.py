@@ -22,8 +22,7 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from submissions.suite import with_answers
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import make_exercises  # noqa: E402
+from scripts import make_exercises
 
 TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 LIMITS = ['--cell-timeout', 30, '--timeout', 90, '--memory-mb', 2000, '--jobs', 2]

@@ -23,8 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / 'scripts' / 'colab_cell.py'
-sys.path.insert(0, str(ROOT / 'scripts'))
-import colab_cell  # noqa: E402
+from scripts import colab_cell
 
 CUDA11_WHEELS = [
     'nvidia-cuda-runtime-cu11==11.8.89', 'nvidia-cublas-cu11==11.11.3.6',
@@ -234,8 +233,7 @@ def test_only_utils_is_fetched_never_the_instructors_folder(tmp_path):
 
 
 def test_which_course_notebooks_need_d2l_is_read_from_their_code():
-    sys.path.insert(0, str(ROOT / 'scripts'))
-    import colab_bootstrap
+    from scripts import colab_bootstrap
     for path in colab_cell.all_notebooks():
         nb = json.loads(path.read_text())
         code = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code'
@@ -312,7 +310,7 @@ def test_a_rerun_downloads_nothing_installed_and_does_not_announce_a_download(tm
 
 
 def test_installed_means_every_file_of_the_record_is_there(tmp_path):
-    import colab_bootstrap
+    from scripts import colab_bootstrap
     info = tmp_path / 'pkg-1.0.dist-info'
     info.mkdir()
     (info / 'METADATA').write_text('Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n')
@@ -463,8 +461,7 @@ def test_the_real_sparse_clone_fetches_utils_and_not_the_instructors_files(tmp_p
     instructors' file contents are not even downloaded (blob-less clone)."""
     if not shutil.which('git'):
         pytest.skip('needs git')
-    sys.path.insert(0, str(ROOT / 'scripts'))
-    import colab_bootstrap
+    from scripts import colab_bootstrap
     source = tmp_path / 'course'
     (source / 'utils').mkdir(parents=True)
     (source / 'instructors' / 'masters').mkdir(parents=True)

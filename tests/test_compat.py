@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from utils import compat  # noqa: E402
+from utils import compat
 
 pytestmark = pytest.mark.skipif(not shutil.which('gcc') or not sys.platform.startswith('linux'),
                                 reason='needs gcc on Linux for the stand-in libraries')
@@ -106,10 +105,9 @@ def standins(tmp_path_factory):
                                  libcuda=libcuda)
 
 
-PRELUDE = f'''
+PRELUDE = '''
 import ctypes, json, sys
-sys.path.insert(0, {str(ROOT)!r})
-from utils import compat  # `import utils` loads no MXNet
+from utils import compat  # `import utils` loads no MXNet (run in the repository root)
 def report(**kw):
     print('RESULT ' + json.dumps(kw))
 def attempt(fn):
@@ -126,7 +124,7 @@ def run_compat(code, **env):
     full_env = {k: v for k, v in os.environ.items() if k not in ('COURSE_CUDA11_DIR', 'LD_LIBRARY_PATH')}
     full_env.update({k: str(v) for k, v in env.items()})
     out = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)], capture_output=True,
-                         text=True, env=full_env, timeout=120)
+                         text=True, env=full_env, timeout=120, cwd=ROOT)
     lines = [line for line in out.stdout.splitlines() if line.startswith('RESULT ')]
     assert out.returncode == 0 and lines, f'stdout:\n{out.stdout}\nstderr:\n{out.stderr}'
     return json.loads(lines[-1][len('RESULT '):])
@@ -448,8 +446,8 @@ def test_gpu_probe_script_reports_the_decision(standins, tmp_path):
     smi.chmod(0o755)
     env = dict(os.environ, PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}",
                COURSE_LIBCUDA=str(standins.libcuda), FAKE_GPU_CC='9.0', FAKE_GPU_NAME='NVIDIA H100 80GB HBM3')
-    out = subprocess.run([sys.executable, str(ROOT / 'scripts' / 'gpu_probe.py')], capture_output=True,
-                         text=True, env=env, timeout=60)
+    out = subprocess.run([sys.executable, '-m', 'scripts.gpu_probe'], capture_output=True,
+                         text=True, env=env, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout[:out.stdout.index('\n}\n') + 2])
     assert report['via_libcuda'] == report['via_nvidia_smi'] == [
@@ -489,9 +487,8 @@ def test_compat_does_nothing_at_import(tmp_path):
     """No output and no environment change when compat is imported, only when MXNet is."""
     out = subprocess.run([sys.executable, '-c', textwrap.dedent(f'''
         import os, sys
-        sys.path.insert(0, {str(ROOT)!r})
         before = dict(os.environ)
         from utils import compat
         assert dict(os.environ) == before and 'mxnet' not in sys.modules and 'numpy' not in sys.modules
-    ''')], capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'})
+    ''')], capture_output=True, text=True, timeout=60, cwd=ROOT, env={k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'})
     assert out.returncode == 0 and out.stdout == '' and out.stderr == '', out.stderr

@@ -24,10 +24,9 @@ import yaml
 from conftest import ROOT, SHARED_DATA
 from submissions.suite import solution_answers, with_answers
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import make_exercises  # noqa: E402
+from scripts import make_exercises
 
-from grading import grade  # noqa: E402
+from grading import grade
 
 MASTERS = sorted((ROOT / 'instructors' / 'masters').glob('*.ipynb'))
 NAMES = [m.stem for m in MASTERS]
@@ -45,11 +44,11 @@ def test_the_four_exercises_have_masters_students_and_autograders():
         assert (ROOT / 'notebooks' / f'{name}.ipynb').is_file()
         assert (ROOT / 'instructors' / 'autograder' / f'{name}.zip').is_file()
     readme = (ROOT / 'instructors' / 'README.md').read_text()
-    assert 'instructors' in readme.lower() and 'make_exercises.py' in readme
+    assert 'instructors' in readme.lower() and 'python -m scripts.make_exercises' in readme
 
 
 def test_committed_student_notebooks_and_autograders_are_up_to_date():
-    done = subprocess.run([sys.executable, 'scripts/make_exercises.py', '--check'], cwd=ROOT,
+    done = subprocess.run([sys.executable, '-m', 'scripts.make_exercises', '--check'], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -19,10 +19,9 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from submissions.suite import build_suite
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import make_exercises  # noqa: E402
+from scripts import make_exercises
 
-from grading import grade, sandbox  # noqa: E402
+from grading import grade, sandbox
 
 TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 CELL_TIMEOUT = 20

@@ -21,8 +21,7 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from submissions.suite import with_answers
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import make_exercises  # noqa: E402
+from scripts import make_exercises
 
 TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 CORRECT = ['total = sum(range(1, 11))', 'grid = np.linspace(0, 1, 5)',

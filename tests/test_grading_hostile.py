@@ -24,10 +24,9 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from submissions.hostile import MSG_KEY, SHM_KEY, add_odd_entries, build_hostile, notebook
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import make_exercises  # noqa: E402
+from scripts import make_exercises
 
-from grading import batch, sandbox  # noqa: E402
+from grading import batch, sandbox
 
 TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 MEMORY_MB = 1000

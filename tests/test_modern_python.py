@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, SHARED_DATA
 PYENV = Path(os.environ.get('PYENV_ROOT', Path.home() / '.pyenv')) / 'versions'
 PYTHONS = {'3.12': '3.12.1', '3.13': '3.13.0'}
 NEWEST_NUMPY = 'numpy==2.5.5'
@@ -91,15 +91,13 @@ def env_for(venv):
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
     env.update(COURSE_PROFILE='smoke', JUPYTER_PATH=str(venv / 'share' / 'jupyter'),
                PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", MPLBACKEND='Agg')
-    data = os.environ.get('FASHION_MNIST_DIR') or str(ROOT.parent / 'shared' / 'fashion-mnist')
-    env['FASHION_MNIST_DIR'] = data
+    env['FASHION_MNIST_DIR'] = str(SHARED_DATA)
     return env
 
 
 TRAIN = r'''
 import json, sys
-sys.path.insert(0, sys.argv[1])
-import utils
+import utils                        # run in the repository root
 import numpy as np
 from mxnet import gluon, init
 from utils import compat
@@ -170,7 +168,7 @@ def venv(request):
 
 def test_alexnet_trains_and_evaluates_on_numpy_2(venv):
     version, path = venv
-    out = subprocess.run([str(path / 'bin' / 'python'), '-c', TRAIN, str(ROOT)], capture_output=True,
+    out = subprocess.run([str(path / 'bin' / 'python'), '-c', TRAIN], capture_output=True,
                          text=True, env=env_for(path), timeout=600, cwd=ROOT)
     result = _result(out)
     assert result['python'] == version
@@ -197,7 +195,6 @@ def test_a_chapter_notebook_runs_end_to_end(venv):
 
 D2L_AFTER_UTILS = r'''
 import json, sys
-sys.path.insert(0, sys.argv[1])
 import utils                        # the notebooks' order: utils (and its numpy shim) first
 from d2l import mxnet as d2l        # chapter 5 times d2l's loader against utils'
 import numpy as np
@@ -216,7 +213,7 @@ print('RESULT ' + json.dumps({'numpy': np.__version__, 'd2l_shape': list(out.sha
 
 def test_d2l_imports_and_runs_after_utils_on_numpy_2(venv):
     version, path = venv
-    out = subprocess.run([str(path / 'bin' / 'python'), '-c', D2L_AFTER_UTILS, str(ROOT)],
+    out = subprocess.run([str(path / 'bin' / 'python'), '-c', D2L_AFTER_UTILS],
                          capture_output=True, text=True, env=env_for(path), timeout=600, cwd=ROOT)
     result = _result(out)
     assert result['numpy'].startswith('2.') and result['d2l_shape'] == [1, 224, 224]
@@ -233,8 +230,8 @@ def test_setup_env_script_works_with_modern_python(version, tmp_path):
     env.update(COURSE_VENV=str(tmp_path / 'venv'), COURSE_PYTHON=python)
     subprocess.run(['bash', str(ROOT / 'scripts' / 'setup_env.sh')], check=True, env=env, timeout=1800)
     out = subprocess.run([str(tmp_path / 'venv' / 'bin' / 'python'), '-c',
-                          'import sys; sys.path.insert(0, sys.argv[1]); import utils, numpy; '
-                          'print("RESULT", __import__("json").dumps([numpy.__version__, utils.mx.__version__]))',
-                          str(ROOT)], capture_output=True, text=True, env=env_for(tmp_path / 'venv'))
+                          'import utils, numpy; '
+                          'print("RESULT", __import__("json").dumps([numpy.__version__, utils.mx.__version__]))'],
+                         capture_output=True, text=True, env=env_for(tmp_path / 'venv'), cwd=ROOT)
     numpy_version, mxnet_version = _result(out)
     assert numpy_version.startswith('2.') and mxnet_version == '1.9.1'

@@ -18,8 +18,7 @@ import pytest
 from conftest import ROOT
 import test_site
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import translations as tr  # noqa: E402
+from scripts import translations as tr
 
 PDF_DIR = ROOT / '_build' / 'pdf'
 LANGS = ('en', 'zh')
@@ -151,8 +150,8 @@ def test_the_tofu_check_sees_a_missing_glyph(tmp_path):
                          '<p>卷积层 &#x31350; 池化层 &#x10FFFD;</p></section></main></body></html>',
                          encoding='utf-8')
     # in its own process: the browser tests hold a Playwright session in this one
-    subprocess.run([sys.executable, str(ROOT / 'scripts' / 'print_pdf.py'), str(page_file),
-                    str(tmp_path / 'tofu.pdf')], check=True, timeout=120, capture_output=True)
+    subprocess.run([sys.executable, '-m', 'scripts.print_pdf', str(page_file),
+                    str(tmp_path / 'tofu.pdf')], check=True, timeout=120, capture_output=True, cwd=ROOT)
     # Chromium keeps some of them in the text layer (not all: hence the check of the HTML too)
     assert '\U0010fffd' in tofu_characters(tmp_path / 'tofu.pdf')
     assert uncovered('卷积层 \U00031350 池化层') == ['\U00031350']

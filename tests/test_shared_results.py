@@ -13,23 +13,22 @@ ROOT = Path(__file__).resolve().parents[1]
 # A notebook in miniature: train LeNet, measure a speed, draw random numbers afterwards.
 RUN = r'''
 import json, sys
-sys.path.insert(0, {root!r})
-import utils
+import utils  # run in the repository root
 from utils.i18n import use_language
 use_language(sys.argv[1])
 from mxnet import gluon, init
 train_data, test_data = utils.load_data_fashion_mnist(8, train_examples=40, test_examples=24)
 net = utils.lenet()
 net.initialize(init.Xavier())
-trainer = gluon.Trainer(net.collect_params(), 'sgd', {{'learning_rate': 0.1}})
+trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
 history = utils.train(train_data, test_data, net, gluon.loss.SoftmaxCrossEntropyLoss(), trainer,
                       utils.mx.cpu(), 2, progress=False)
 curve_net = utils.lenet()
 curve_net.initialize(init.Xavier())
-curve_trainer = gluon.Trainer(curve_net.collect_params(), 'sgd', {{'learning_rate': 0.1}})
+curve_trainer = gluon.Trainer(curve_net.collect_params(), 'sgd', {'learning_rate': 0.1})
 curve = utils.batch_losses(curve_net, utils.diagnostics.BlankImages(train_data),
                            gluon.loss.SoftmaxCrossEntropyLoss(), curve_trainer, utils.mx.cpu(), 3)
-print(json.dumps({{
+print(json.dumps({
     'curve': curve.to_dict('records'),
     'curve_weights': float(curve_net[0].weight.data().sum().asscalar()),
     'history': history.to_dict('records'),
@@ -37,7 +36,7 @@ print(json.dumps({{
     'matmul': utils.matmul_flops(n=64, repeats=1),
     'after': utils.mx.nd.random.uniform(shape=(3,)).asnumpy().tolist(),
     'load': list(utils.shared_results.last_load()),
-}}))
+}))
 '''
 
 
@@ -46,7 +45,7 @@ def run(lang, data_dir, shared=None):
     env.pop('COURSE_SHARED_RESULTS', None)
     if shared is not None:
         env['COURSE_SHARED_RESULTS'] = str(shared)
-    done = subprocess.run([sys.executable, '-c', RUN.format(root=str(ROOT)), lang], env=env,
+    done = subprocess.run([sys.executable, '-c', RUN, lang], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     *printed, result = done.stdout.strip().splitlines()

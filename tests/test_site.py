@@ -14,7 +14,6 @@ import http.server
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -25,8 +24,7 @@ import yaml
 
 from conftest import ROOT, SHARED_DATA
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-from zh_edition.pages import source_of, toc_pages  # noqa: E402  (the book's one TOC reader)
+from scripts.zh_edition.pages import source_of, toc_pages  # the book's one TOC reader
 
 HTML = ROOT / '_build' / 'html'
 SCREENSHOTS = ROOT / '_build' / 'screenshots'

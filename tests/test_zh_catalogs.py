@@ -13,12 +13,11 @@ import pytest
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / 'scripts'))
-import translations as tr  # noqa: E402
+from scripts import translations as tr
 
 
 def run_tool(*args):
-    return subprocess.run([sys.executable, str(ROOT / 'scripts' / 'translations.py'), *args],
+    return subprocess.run([sys.executable, '-m', 'scripts.translations', *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -28,7 +27,7 @@ def test_every_catalog_is_complete_and_current():
     """Both languages agree: no English message lacks a current translation, none is stale."""
     report = tr.check(tr.all_catalog_names())
     lines = [f'{page}: {p}' for page, problems in report.items() for p in problems[:8]]
-    assert report == {}, ('translations missing or stale (python scripts/translations.py check '
+    assert report == {}, ('translations missing or stale (python -m scripts.translations check '
                           'PAGE lists them):\n  ' + '\n  '.join(lines[:60]))
 
 
@@ -209,7 +208,7 @@ def test_say_and_profile_note_speak_chinese(chinese):
     note = str(utils.profile_note(settings))
     assert settings.is_reduced and note.startswith('**缩减运行**') and '| 设置 | 本次运行 | 完整运行 |' in note
     assert not re.search(r'[A-Za-z]{3,}', note.replace('smoke', '')), note  # no English left
-    with pytest.raises(LookupError, match='translations.py'):
+    with pytest.raises(LookupError, match='python -m scripts.translations update'):
         i18n.say('A sentence no catalog has: {n}', n=1)
     with pytest.raises(ValueError, match='COURSE_LANG'):
         i18n.use_language('fr')

@@ -109,8 +109,8 @@ def translate(template):
     except KeyError:
         raise LookupError(
             f"no {lang} translation of {template!r} in locale/{LANGUAGES[lang]}/: the catalogs "
-            f"are behind the English text; run `python scripts/translations.py update` and "
-            f"translate what `python scripts/translations.py check` lists") from None
+            f"are behind the English text; run `python -m scripts.translations update` and "
+            f"translate what `python -m scripts.translations check` lists") from None
 
 
 def say(template, **values):

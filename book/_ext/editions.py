@@ -16,8 +16,8 @@ from pathlib import Path
 def english_pages(srcdir):
     """The pages of the English table of contents (_toc.yml in the source folder)."""
     import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'scripts'))
-    from zh_edition.pages import toc_pages  # the one reader of _toc.yml's page list
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # Sphinx's process: the repository root
+    from scripts.zh_edition.pages import toc_pages  # the one reader of _toc.yml's page list
     return set(toc_pages(Path(srcdir)))
 
 

@@ -160,7 +160,7 @@ def check(pages):
         path = catalog_path(page)
         if not path.exists():
             report[page] = problems + [f'no catalog {path.relative_to(paths.ROOT)}: run '
-                                       f'`python scripts/translations.py update {page}`']
+                                       f'`python -m scripts.translations update {page}`']
             continue
         catalog = read_catalog(path)
         wanted = {m for m, _, _ in messages}
@@ -206,6 +206,6 @@ def lookup_for(page, draft=False):
             if draft:
                 return f'〔待译〕{msgid}'
             raise TranslationError(f'{page}: no current translation for {msgid[:80]!r}: run '
-                                   f'`python scripts/translations.py check {page}`')
+                                   f'`python -m scripts.translations check {page}`')
         return entry.string
     return lookup

@@ -1,0 +1,1 @@
+"""The course's commands, each run from the repository root as a module: `python -m scripts.NAME`."""
