@@ -47,6 +47,7 @@ def plain(text, limit=200):
 
 
 def fmt(x):
+    """A score as the gradebook, the log and the feedback write it: 2, 1.5, 0.3333."""
     x = round(float(x), 4)
     return str(int(x)) if x == int(x) else f'{x:g}'
 

@@ -37,6 +37,7 @@ from dataclasses import replace
 
 from .assignment import Assignment, GraderError, find_assignment  # noqa: F401  (the grader's API)
 from .checks import isolation_warning, require_probe_support, sandbox
+from .feedback import fmt
 from .options import USAGE, GradeOptions, add_grade_arguments
 from .records import Graded
 from .submission import read_submission  # noqa: F401  (the grader's API)
@@ -167,11 +168,6 @@ class Collector:
                         for f in record.get('speed_flags') or [])
         self.log(f"[{self.done}/{self.total}] {entry['submission']}: {record.get('status')}, "
                  f"{fmt(score)}/{fmt(self.assignment.max_score)} ({graded.seconds:.0f} s){late}{reason}{flags}")
-
-
-def fmt(x):
-    x = round(float(x), 4)
-    return str(int(x)) if x == int(x) else f'{x:g}'
 
 
 def grade_folder(assignment, options, book, entries, engine, log=print):

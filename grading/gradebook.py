@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from . import feedback as fb
+from .feedback import fmt
 from . import names, policy
 from .batch import cell
 from .roster import group, find_submissions, late_at, late_hours, lateness, lms_identity, lms_name
@@ -63,10 +64,6 @@ def safe_name(key):
     key = key.replace('/', '__')
     key = re.sub(r'[^A-Za-z0-9._ @+-]', '_', key).strip(' .') or 'submission'
     return key[:150]
-
-
-def fmt(x):
-    return fb.fmt(x)
 
 
 class Book:

@@ -88,7 +88,7 @@ def fetch_course(repository, branch, folder=REPO_DIR):
                 "Check the runtime's internet connection and run this cell again. If the "
                 "repository or branch does not exist, the notebook names the wrong one: tell your "
                 "instructor (the course sets them in _config.yml, repository.url and "
-                "repository.branch, then runs `python scripts/colab_cell.py --write`).") from None
+                "repository.branch, then runs `python -m scripts.colab_cell --write`).") from None
     os.rename(partial, folder)
     return folder
 

@@ -8,10 +8,10 @@ does nothing. On Colab it downloads scripts/colab_bootstrap.py from the course's
 calls its `setup()`, which holds all the install logic (see that module). The repository URL and
 branch come from _config.yml (repository.url / repository.branch).
 
-    python scripts/colab_cell.py --write            # every notebook
-    python scripts/colab_cell.py --write notebooks/zh/*.ipynb
-    python scripts/colab_cell.py --check [NB ...]   # exit 1 if a copy is missing or drifted
-    python scripts/colab_cell.py --print            # show the cell
+    python -m scripts.colab_cell --write            # every notebook
+    python -m scripts.colab_cell --write notebooks/zh/*.ipynb
+    python -m scripts.colab_cell --check [NB ...]   # exit 1 if a copy is missing or drifted
+    python -m scripts.colab_cell --print            # show the cell
 
 Only the tagged cell and the `import utils` line of the import cell (IMPORT_LINE: what to do when it
 is run before the set-up cell) are ever rewritten; everything else in a notebook is kept as it is.
@@ -20,6 +20,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from scripts.generators import exit_status
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = 'colab-setup'
@@ -63,7 +65,7 @@ else:
         raise RuntimeError(f"{{err}} for {{_setup_url}}. Check the internet connection and run "
             "this cell again. HTTP Error 404: the course is not published there; tell your "
             "instructor (the fix: repository.url and .branch in _config.yml, then "
-            "python scripts/colab_cell.py --write)") from None
+            "python -m scripts.colab_cell --write)") from None
     sys.path.insert(0, '/content'); import colab_bootstrap
     colab_bootstrap.setup({url!r}, {branch!r})
 '''
@@ -159,7 +161,7 @@ def main(argv=None):
         print(source)
         return 0
     paths = args.notebooks or all_notebooks()
-    bad = 0
+    stale = []
     for path in paths:
         text = path.read_text(encoding='utf-8')
         nb = json.loads(text)
@@ -171,15 +173,10 @@ def main(argv=None):
             path.write_text(new, encoding='utf-8')
             print(f'updated {path.relative_to(ROOT) if path.is_absolute() and ROOT in path.parents else path}')
         else:
-            bad += 1
+            stale.append(path)
             print(f'{path}: ' + '; '.join(found))
-    if bad:
-        print(f'{bad} notebook(s) lack the generated Colab set-up cell: run '
-              '`python scripts/colab_cell.py --write` and commit the notebooks.')
-        return 1
-    if args.check:
-        print(f'Colab set-up cell identical in {len(paths)} notebook(s).')
-    return 0
+    return exit_status(stale, fix='python -m scripts.colab_cell --write', check=args.check,
+                       fine=f'Colab set-up cell identical in {len(paths)} notebook(s).')
 
 
 if __name__ == '__main__':

@@ -35,6 +35,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from scripts.generators import exit_status
+
 ROOT = Path(__file__).resolve().parents[1]
 MASTERS = ROOT / 'instructors' / 'masters'
 AUTOGRADERS = ROOT / 'instructors' / 'autograder'
@@ -303,13 +305,8 @@ def main(argv=None):
             zip_path.write_bytes(zip_bytes)
             print(f"{master.relative_to(ROOT) if master.is_relative_to(ROOT) else master} -> "
                   f"{student_path.relative_to(ROOT)}, {zip_path.relative_to(ROOT)}")
-    if stale:
-        print('Out of date (run `python -m scripts.make_exercises` and commit): ' +
-              ', '.join(map(str, stale)))
-        return 1
-    if args.check:
-        print(f"{len(masters)} exercise(s) up to date")
-    return 0
+    return exit_status(stale, fix='python -m scripts.make_exercises', check=args.check,
+                       fine=f"{len(masters)} exercise(s) up to date")
 
 
 if __name__ == '__main__':

@@ -18,8 +18,9 @@ import threading
 from pathlib import Path
 
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
-ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+# Headless, offline, no first-run work (also the browser tests' flags: tests/test_site.py)
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm; }
@@ -136,7 +137,7 @@ def print_pdf(html_file, pdf_file):
     external = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
 
             def only_local(route):

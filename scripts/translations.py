@@ -28,6 +28,7 @@ import json
 import sys
 from pathlib import Path
 
+from scripts.generators import exit_status
 from scripts.zh_edition import pages  # noqa: F401  (tests point pages.ROOT at a small book)
 from scripts.zh_edition.catalogs import (check, glossary, lookup_for, message_problems,  # noqa: F401
                                          read_catalog, update, write_catalog)
@@ -82,12 +83,8 @@ def cmd_generate(args):
     if not args.check:
         print(f'wrote {len(differ)} file(s)' + (': ' + ', '.join(differ) if differ else ''))
         return 0
-    if differ:
-        print('Chinese sources out of date (run `python -m scripts.translations generate`):\n  '
-              + '\n  '.join(differ))
-        return 1
-    print('Chinese sources up to date')
-    return 0
+    return exit_status(differ, fix='python -m scripts.translations generate', check=True,
+                       fine='Chinese sources up to date')
 
 
 def cmd_config(args):

@@ -22,7 +22,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / 'scripts' / 'colab_cell.py'
 from scripts import colab_cell
 
 CUDA11_WHEELS = [
@@ -268,7 +267,7 @@ def test_a_failed_download_says_which_setting_to_fix(tmp_path):
     calls, shown, imported = run_cell(tmp_path, gpu=None, notebook=CHAPTER, DOWNLOAD_FAILS=1)
     assert shown.startswith('FAILED RuntimeError: HTTP Error 404: Not Found for https://raw.')
     assert 'tell your instructor' in shown and 'repository.url' in shown
-    assert 'python scripts/colab_cell.py --write' in shown
+    assert 'python -m scripts.colab_cell --write' in shown
     assert calls == [] and not imported
 
 
@@ -375,8 +374,8 @@ def test_otter_install_adds_what_check_needs_and_downgrades_nothing(tmp_path):
 # ---------------------------------------------------------------- the copies in the notebooks
 
 def check(*paths):
-    return subprocess.run([sys.executable, str(SCRIPT), '--check', *map(str, paths)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, '-m', 'scripts.colab_cell', '--check', *map(str, paths)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
 def test_every_course_notebook_has_the_identical_cell():
@@ -429,7 +428,8 @@ def test_a_drifted_copy_fails_the_check_and_write_repairs_it(tmp_path):
                                         _code('import utils', cid='u')])))
     out = check(nb)
     assert out.returncode == 1 and 'differs' in out.stdout and '--write' in out.stdout
-    subprocess.run([sys.executable, str(SCRIPT), '--write', str(nb)], check=True, capture_output=True)
+    subprocess.run([sys.executable, '-m', 'scripts.colab_cell', '--write', str(nb)], check=True,
+                   capture_output=True, cwd=ROOT)
     assert check(nb).returncode == 0
     cells = json.loads(nb.read_text())['cells']
     assert [c['id'] for c in cells] == ['m', 'c', 'u']
@@ -447,8 +447,8 @@ def test_missing_or_misplaced_cell_fails_and_write_puts_it_first(tmp_path):
     assert out.returncode == 1
     assert 'no code cell tagged' in out.stdout and 'not the first code cell' in out.stdout
     assert 'its `import utils` line lacks the hint' in out.stdout
-    subprocess.run([sys.executable, str(SCRIPT), '--write', str(missing), str(late)], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, '-m', 'scripts.colab_cell', '--write', str(missing), str(late)], check=True,
+                   capture_output=True, cwd=ROOT)
     for path in (missing, late):
         cells = json.loads(path.read_text())['cells']
         assert 'colab-setup' in cells[0]['metadata']['tags'] and ''.join(cells[0]['source']) == source

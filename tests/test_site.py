@@ -24,13 +24,11 @@ import yaml
 
 from conftest import ROOT, SHARED_DATA
 
+from scripts.print_pdf import CHROMIUM, CHROMIUM_ARGS  # the browser the PDFs are printed in
 from scripts.zh_edition.pages import source_of, toc_pages  # the book's one TOC reader
 
 HTML = ROOT / '_build' / 'html'
 SCREENSHOTS = ROOT / '_build' / 'screenshots'
-CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync']
 BUILD_TIMEOUT_S = 900
 CONFIG = yaml.safe_load((ROOT / '_config.yml').read_text())
 

@@ -125,20 +125,13 @@ def site_config(out_dir):
     # Jupyter Book resolves local_extensions against the config file's folder (elsewhere now)
     for name, path in config['sphinx'].get('local_extensions', {}).items():
         config['sphinx']['local_extensions'][name] = str((paths.ROOT / path).resolve())
-    toc = yaml.safe_load((paths.ROOT / '_toc.yml').read_text())
-
-    def walk(entries):
-        for entry in entries or []:
-            if 'file' in entry:
-                entry['file'] = chinese_path(entry['file'])
-            walk(entry.get('sections'))
-            walk(entry.get('chapters'))
+    toc = paths.read_toc()
     toc['root'] = chinese_path(toc['root'])
+    for entry in paths.toc_entries(toc):
+        entry['file'] = chinese_path(entry['file'])
     for part in toc.get('parts', []):
         if part.get('caption'):
             part['caption'] = lookup(part['caption'])
-    walk(toc.get('parts'))
-    walk(toc.get('chapters'))
     toc['parts'][0]['chapters'].append({'file': 'book/zh/glossary'})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -98,7 +98,7 @@ def page_messages(page):
     if page == '_toc':
         config = yaml.safe_load((paths.ROOT / '_config.yml').read_text())
         messages.append((config['title'], '_config.yml#title', False))
-        toc = yaml.safe_load((paths.ROOT / '_toc.yml').read_text())
+        toc = paths.read_toc()
         for part in toc.get('parts', []):
             if part.get('caption'):
                 messages.append((part['caption'], '_toc.yml#caption', False))

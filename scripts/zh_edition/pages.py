@@ -24,20 +24,28 @@ class TranslationError(Exception):
 
 # ----------------------------------------------------------------------------- pages
 
-def toc_pages(root=None):
-    """Source files (without suffix) in _toc.yml order, root first (root: the book's folder)."""
-    toc = yaml.safe_load(((root or ROOT) / '_toc.yml').read_text())
-    pages = [toc['root']]
+def read_toc(root=None):
+    """The book's _toc.yml (root: the book's folder)."""
+    return yaml.safe_load(((root or ROOT) / '_toc.yml').read_text())
 
+
+def toc_entries(toc):
+    """The entries of a table of contents that name a page (`{'file': ...}`), in reading order
+    (the root aside); the one walker of _toc.yml's structure."""
     def walk(entries):
         for entry in entries or []:
             if 'file' in entry:
-                pages.append(entry['file'])
-            walk(entry.get('sections'))
-            walk(entry.get('chapters'))
-    walk(toc.get('parts'))
-    walk(toc.get('chapters'))
-    return pages
+                yield entry
+            yield from walk(entry.get('sections'))
+            yield from walk(entry.get('chapters'))
+    yield from walk(toc.get('parts'))
+    yield from walk(toc.get('chapters'))
+
+
+def toc_pages(root=None):
+    """Source files (without suffix) in _toc.yml order, root first (root: the book's folder)."""
+    toc = read_toc(root)
+    return [toc['root']] + [entry['file'] for entry in toc_entries(toc)]
 
 
 def source_of(page):
