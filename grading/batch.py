@@ -10,14 +10,11 @@ Standard library only. Used by grade.py:
   plan left out (other files, `X.IPYNB`, hidden files, links, FIFOs, empty sub-folders, ...), so
   that `grade_one` gives each its row (a notebook is graded; anything else gets an `unreadable`
   row saying what it is), and makes every name safe to write.
-- `Sweeper`: after each submission, removes whatever a sandbox user id still owns on the host
-  (/dev/shm files, SysV IPC objects, temp folders) and says so in that submission's feedback.
 """
 import hashlib
 import os
 import re
 import stat
-import threading
 
 FORMULA_PREFIXES = ('=', '+', '-', '@')
 SAFE_STEM = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_. @+()-]{0,149}')
@@ -167,37 +164,3 @@ def complete_plan(entries, folder, add_missing=True, stamp=None, reserved=None):
             used.add(e['safe'].lower())
             taken.add(e['safe'].lower())
     return sorted(out, key=lambda e: e['submission'])
-
-
-class Sweeper:
-    """Checks, after each submission, that nothing owned by a sandbox user id (the reserved range
-    of grading/sandbox_limits.py) remains on the host (/dev/shm, SysV IPC, temp folders) and
-    removes it. Inside bwrap a submission has its own IPC namespace and no writable host folder,
-    so this is a second wall; its processes are killed per submission (cgroup, session, user id)
-    in sandbox.run_notebook.
-
-    Only as root (otherwise submissions run as the grader's own user, whose files cannot be told
-    apart). What those ids owned before grading started is left alone. With --jobs > 1 the check
-    waits until no other sandbox of this batch is running; its notes then go to the submission
-    that finished last.
-    """
-
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.limits = sandbox._sibling('sandbox_limits')
-        self.enabled = os.geteuid() == 0
-        self.baseline = self.limits.leftovers() if self.enabled else None
-        self.lock = threading.Lock()
-        self.active = 0
-
-    def started(self):
-        with self.lock:
-            self.active += 1
-
-    def finished(self):
-        """Notes (sentences) on what had to be removed; [] when nothing was left."""
-        with self.lock:
-            self.active -= 1
-            if not self.enabled or self.active:
-                return []
-            return self.limits.clean_leftovers(self.baseline, self.sandbox.remove_tree)

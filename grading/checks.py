@@ -69,7 +69,8 @@ def preflight(runtime, memory_bytes, secret_paths=()):
         summary = run['summary'] if isinstance(run['summary'], dict) else {}
         namespace = {}
         if run['exported']:
-            namespace, _ = sandbox().read_exported(os.path.join(private, 'export'))
+            from .exported import read_exported
+            namespace, _ = read_exported(os.path.join(private, 'export'))
     if namespace.get('ready') != 1:
         problem = summary.get('worker_error') or summary.get('dead_kernel') or \
             (summary.get('errors') or [None])[0] or run['stderr_tail'].strip()[-500:] or \

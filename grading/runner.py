@@ -4,6 +4,7 @@ build its record. The same code runs in the grading process (--jobs) and on Dask
 """
 import os
 import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -33,12 +34,10 @@ class Runtime:
     read_only: list
     kernel_env: dict
     scratch: str
-    sweeper: object
 
     @classmethod
     def prepare(cls, options, concurrent):
         """concurrent: how many notebooks this process runs at once (they share its cores)."""
-        from .batch import Sweeper
         data = data_folder()
         # The sandbox binds the data's real path: hand the notebook that same path, not a link to
         # it (a link under /tmp would point into the submission's private /tmp).
@@ -50,10 +49,10 @@ class Runtime:
             str(max(1, len(os.sched_getaffinity(0)) // max(1, concurrent)))
         scratch = tempfile.mkdtemp(prefix='grade-scratch-')
         os.chmod(scratch, 0o700)
-        return cls([data] if data else [], env, scratch, Sweeper(sandbox()))
+        return cls([data] if data else [], env, scratch)
 
     def close(self):
-        sandbox().remove_tree(self.scratch)
+        shutil.rmtree(self.scratch)
 
 
 def zero_scores(assignment):
@@ -69,19 +68,13 @@ def plain_record(name, assignment, status, why):
 def run_in_sandbox(job, assignment, options, runtime, private, executed, seed):
     """A SandboxRun; with the assignment's probe run after the last cell, given `seed`."""
     extra = {'epilogue': f'__grader_seed = {seed}\n' + assignment.probe} if assignment.probe else {}
-    runtime.sweeper.started()
-    try:
-        result = sandbox().run_notebook(
-            job.text, notebook_place(job.text), cell_timeout=options.cell_timeout,
-            total_timeout=options.timeout, memory_bytes=options.memory_bytes,
-            copy_dirs=[str(ROOT / 'utils'), str(ROOT / 'locale')], read_only=runtime.read_only,
-            env=runtime.kernel_env, private_dir=str(private / 'export'),
-            keep_executed=str(executed) if executed else None, **extra)
-    finally:
-        left = runtime.sweeper.finished()
-    run = SandboxRun.from_sandbox(result)
-    run.cleanup += left
-    return run
+    result = sandbox().run_notebook(
+        job.text, notebook_place(job.text), cell_timeout=options.cell_timeout,
+        total_timeout=options.timeout, memory_bytes=options.memory_bytes,
+        copy_dirs=[str(ROOT / 'utils'), str(ROOT / 'locale')], read_only=runtime.read_only,
+        env=runtime.kernel_env, private_dir=str(private / 'export'),
+        keep_executed=str(executed) if executed else None, **extra)
+    return SandboxRun.from_sandbox(result)
 
 
 def grade_job(job, assignment, options, runtime):
@@ -112,7 +105,7 @@ def grade_job(job, assignment, options, runtime):
                              executed_path=kept, cell_times=run.cell_times)
         body = kept.read_bytes() if kept and not job.reference else None
     finally:
-        sandbox().remove_tree(str(private))
+        shutil.rmtree(private)
     return Graded(record, body, time.monotonic() - started)
 
 

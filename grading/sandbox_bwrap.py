@@ -5,44 +5,88 @@ of its own), the grader's Python installation at /opt/python (a virtual environm
 at /opt/venv), each read-only folder the grader names at /data/N (all read-only, at paths that
 name nothing of the host), a fresh /proc of the sandbox's own PID namespace, bwrap's minimal
 /dev, the CPU list of /sys (for thread counts; nothing else of /sys, so no cgroup of anyone), and
-size-capped tmpfs mounts: /work (the submission's folder), /tmp, /var/tmp, /dev/shm, /export. Their pages
-count towards the submission's memory cgroup; no byte of it reaches the host's disks.
-What mountinfo still shows: the 4th field (root) of a bind mount is the bound folder's path
-inside its file system (e.g. the Python installation's, the data folder's). The kernel describes
-a bind mount that way and no mount option hides it; only copies or image files of those folders
-would. Mount points, /proc/1/cmdline (arguments come through `--args FD`) and the cgroup paths
-(a cgroup namespace) name nothing of the host.
+size-capped tmpfs mounts: /work (the submission's folder), /tmp, /var/tmp, /dev/shm, /export.
+Their pages count towards the submission's memory cgroup; no byte of it reaches the host's disks.
+The Python installation, the venv and the data are bound from squashfs images of their own
+(grading/sandbox_image.py), so mountinfo's root field names only the images' paths (/python,
+/venv/lib, /data); where images cannot be made, from the host folders (the grader says so).
+Mount points, /proc/1/cmdline (arguments come through `--args FD`) and the cgroup paths (a
+cgroup namespace) name nothing of the host.
 """
+import glob
 import os
 import sys
+from dataclasses import dataclass
+
+from . import sandbox_image
 
 PYTHON, VENV, DATA = '/opt/python', '/opt/venv', '/data'
-EXPORT_BYTES = 240 * 2**20  # sandbox_worker's MAX_EXPORT_BYTES + MAX_JSON_BYTES and some room
+EXPORT_BYTES = 240 * 2**20  # exported.py's MAX_EXPORT_BYTES + MAX_JSON_BYTES and some room
 
 
-def python_layout():
-    """(bwrap arguments, the Python to run inside, {file name: text} for `--ro-bind-data`).
+@dataclass
+class Mounts:
+    """The read-only runtime of every sandbox of a batch."""
+    args: list      # bwrap arguments that bind the Python installation, the venv and the data
+    python: str     # the Python to run inside
+    files: dict     # {path inside: text} for `--ro-bind-data` (the venv's pyvenv.cfg)
+    data: dict      # {host path: path inside} of the read-only data
 
-    A virtual environment's pyvenv.cfg names its base Python by host path: inside, it gets a
+
+_MOUNTS = {}
+
+
+def mounts(read_only):
+    """The Mounts for these read-only data paths (images made and mounted once per process)."""
+    read_only = tuple(os.path.realpath(p) for p in read_only if p)
+    if read_only not in _MOUNTS:
+        _MOUNTS[read_only] = _make_mounts(read_only)
+    return _MOUNTS[read_only]
+
+
+def _bound_from(sources, excluded=()):
+    """A function from a path inside `sources` ({inside: host path}) to the path bwrap binds:
+    inside the mounted image, or on the host where images cannot be made."""
+    if sandbox_image.problem() is None:
+        root = sandbox_image.mounted(sources, excluded)
+        return lambda inside: os.path.join(root, inside)
+
+    def host(inside):
+        name = next(n for n in sources if inside == n or inside.startswith(n + '/'))
+        return sources[name] + inside[len(name):]
+    return host
+
+
+def _make_mounts(read_only):
+    """A virtual environment's pyvenv.cfg names its base Python by host path: inside, it gets a
     pyvenv.cfg of its own that names /opt/python. Links are resolved first, so a `.venv` that is
     a link to another folder works like any other."""
-    exe = os.path.realpath(sys.executable)
-    base = os.path.realpath(sys.base_prefix)
-    prefix = os.path.realpath(sys.prefix)
-    args = ['--ro-bind', base, PYTHON]
-    inside = exe.replace(base, PYTHON, 1) if exe.startswith(base + '/') else None
-    data = {}
-    if prefix != base:  # a virtual environment
-        args += ['--ro-bind', os.path.join(prefix, 'lib'), f'{VENV}/lib', '--symlink', 'lib', f'{VENV}/lib64',
-                 '--ro-bind', exe, f'{VENV}/bin/python3']
-        home = os.path.dirname(inside) if inside else f'{PYTHON}/bin'
-        data[f'{VENV}/pyvenv.cfg'] = (f'home = {home}\ninclude-system-site-packages = false\n'
-                                      f'version = {".".join(map(str, sys.version_info[:3]))}\n')
-        inside = f'{VENV}/bin/python3'
-    elif inside is None:
-        args += ['--ro-bind', exe, '/opt/bin/python3']
-        inside = '/opt/bin/python3'
-    return args, inside, data
+    exe, base, prefix = (os.path.realpath(p) for p in (sys.executable, sys.base_prefix, sys.prefix))
+    lib = f'python/lib/python{sys.version_info[0]}.{sys.version_info[1]}'
+    # Not imaged: a system Python (/usr is visible as /usr anyway); nor what a sandbox never
+    # runs: the test suite, headers, the static library's folder.
+    sources = {'exe': exe} if base == '/usr' else {'python': base, 'exe': exe}
+    excluded = [f'{lib}/test', 'python/include', 'python/share'] + \
+        [f'{lib}/{os.path.basename(p)}' for p in glob.glob(os.path.join(base, lib[7:], 'config-*'))]
+    if prefix != base:  # a virtual environment: its own packages only (include-system-site-packages = false)
+        sources['venv/lib'] = os.path.join(prefix, 'lib')
+        excluded.append(f'{lib}/site-packages')
+    bound = _bound_from(sources, excluded)
+    args = ['--ro-bind', base if base == '/usr' else bound('python'), PYTHON]
+    files, python = {}, PYTHON + exe[len(base):]
+    if prefix != base:
+        args += ['--ro-bind', bound('venv/lib'), f'{VENV}/lib', '--symlink', 'lib', f'{VENV}/lib64',
+                 '--ro-bind', bound('exe'), f'{VENV}/bin/python3']
+        files[f'{VENV}/pyvenv.cfg'] = (f'home = {PYTHON}/bin\ninclude-system-site-packages = false\n'
+                                       f'version = {".".join(map(str, sys.version_info[:3]))}\n')
+        python = f'{VENV}/bin/python3'
+    elif not exe.startswith(base + '/'):
+        raise OSError(f'the grader\'s Python ({exe}) is not inside its installation ({base}): '
+                      'run the grader from a virtual environment (scripts/setup_env.sh makes .venv)')
+    data = {host: f'{DATA}/{i}' for i, host in enumerate(read_only)}
+    for host, inside in data.items():
+        args += ['--ro-bind', _bound_from({'data': host})('data'), inside]
+    return Mounts(args, python, files, data)
 
 
 def system_args():
@@ -54,11 +98,6 @@ def system_args():
             args += ['--ro-bind', top, top]
     return args + ['--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev',
                    '--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu']
-
-
-def data_paths(read_only):
-    """{host path: path inside} for the extra read-only folders or files."""
-    return {os.path.realpath(p): f'{DATA}/{i}' for i, p in enumerate(p for p in read_only if p)}
 
 
 def inside_env(env, mapping):
@@ -73,10 +112,9 @@ def inside_env(env, mapping):
     return out
 
 
-def bwrap_args(*, uid, read_only, work_bytes, scratch_bytes, seccomp_fd, data_fds):
+def bwrap_args(*, uid, mounts, work_bytes, scratch_bytes, seccomp_fd, data_fds):
     """The arguments (for `--args FD`) of one sandbox. data_fds: {path inside: fd} of files
     bwrap copies in (the worker, its settings, the submission, pyvenv.cfg, passwd, group)."""
-    python_args, _, _ = python_layout()
     args = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup',
             '--hostname', 'sandbox', '--die-with-parent', '--new-session', '--clearenv',
             '--seccomp', str(seccomp_fd)]
@@ -89,9 +127,7 @@ def bwrap_args(*, uid, read_only, work_bytes, scratch_bytes, seccomp_fd, data_fd
     # bwrap makes the parents of a mount point 0700: these must be traversable by the user.
     for folder in ('/opt', f'{VENV}', f'{VENV}/bin', DATA, '/var', '/sys', '/sys/devices', '/sys/devices/system'):
         args += ['--perms', '0755', '--dir', folder]
-    args += system_args() + python_args
-    for host, inside in data_paths(read_only).items():
-        args += ['--ro-bind', host, inside]
+    args += system_args() + mounts.args
     # /export: where the kernel writes the variables at the end, apart from the folders the
     # submission may fill (a full /work does not cost it its export).
     for path, size in (('/work', work_bytes), ('/tmp', scratch_bytes), ('/var/tmp', scratch_bytes),

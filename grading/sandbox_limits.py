@@ -4,8 +4,8 @@
   systemd reserves for dynamic users (61184-65519, DynamicUser=), so that limits the kernel
   counts per user (RLIMIT_NPROC: threads and processes; kernel key quotas) are per submission,
   and nothing of one submission (a process, a file) belongs to the user of another. A lock file
-  per id (flock, held while the submission runs) keeps two graders on one machine apart; an id
-  that a user account or a running process has is skipped.
+  per id (flock, held while the submission runs: the caller closes it) keeps two graders on one
+  machine apart; an id that a user account or a running process has is skipped.
 - `Group`: one cgroup for all the processes of a submission, with the memory controller (one
   memory limit, tmpfs pages included) and the pids controller (a thread bomb stops at its own
   limit): cgroup v2 where the grader's cgroup may have children with those controllers, else the
@@ -77,23 +77,6 @@ class UserIds:
         except KeyError:
             return bool(processes_of(uid))
 
-    @staticmethod
-    def release(uid, fd):
-        """Kill what still runs under uid (nothing should), then free it. Returns how many."""
-        left = processes_of(uid)
-        for _ in range(50):
-            pids = processes_of(uid)
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        os.close(fd)
-        return len(left)
-
 
 def _mounts():
     """[(fstype, super options, mount point)] of the cgroup file systems."""
@@ -157,7 +140,8 @@ def support(controller):
         return None, (f'no memory cgroup available ({where}): memory is capped per process only, '
                       'so a submission that starts several processes can use a multiple of the cap')
     return None, (f'no pids cgroup available ({where}): threads and processes are limited per '
-                  'submission user only (RLIMIT_NPROC)')
+                  + ('submission user only (RLIMIT_NPROC)' if os.geteuid() == 0 else
+                     "submission only by your user's process limit, which they all share"))
 
 
 class Group:
@@ -188,8 +172,8 @@ class Group:
                         with open(os.path.join(path, key), 'w') as f:
                             f.write(str(value))
             except OSError:
-                if not any(p == path for p in paths.values()):
-                    _rmdir(path)
+                if path not in paths.values():
+                    Group({controller: path}, None).remove()
                 continue
             paths[controller] = path
             memory_version = version if controller == 'memory' else memory_version
@@ -225,37 +209,23 @@ class Group:
             pass
         return 0
 
-    def kill_all(self, grace=2.0):
-        """Kill whatever is left in the group after `grace` seconds (processes of the sandbox's
-        PID namespace are still being torn down when bwrap returns); return how many."""
-        deadline = time.monotonic() + grace
-        while self.pids() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        left = self.pids()
-        deadline = time.monotonic() + 5
-        while self.pids() and time.monotonic() < deadline:
+    def remove(self):
+        """Remove the group. bwrap returns once its PID namespace is empty, so nothing is left in
+        it but after a hard timeout (bwrap killed: its namespace dies a moment later)."""
+        for _ in range(200):
             for pid in self.pids():
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.05)
-        return len(left)
-
-    def remove(self):
-        for path in set(self.paths.values()):
-            _rmdir(path)
-
-
-def _rmdir(path):
-    for _ in range(100):
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.05)
+            for path in set(self.paths.values()):
+                try:
+                    os.rmdir(path)
+                except OSError:  # gone, or not empty yet
+                    pass
+            if not any(os.path.exists(p) for p in self.paths.values()):
+                return
+            time.sleep(0.025)
 
 
 def remove_stale(parent):
@@ -271,79 +241,3 @@ def remove_stale(parent):
                 os.rmdir(os.path.join(parent, name))  # fails, harmlessly, if it is not empty
             except OSError:
                 pass
-
-
-# ----------------------------------------------------------------------------- a second wall
-# Inside bwrap a submission has its own IPC namespace and no writable host folder: nothing below
-# can exist. The batch checks all the same (Sweeper in grading/batch.py) and removes what would.
-
-SYSV_KINDS = {'shm': 'shared-memory segment', 'msg': 'message queue', 'sem': 'semaphore set'}
-
-
-def in_range(uid):
-    return FIRST_UID <= uid <= LAST_UID
-
-
-def _sysv_objects():
-    """[(kind, id)] of the host's SysV IPC objects owned or created by a sandbox user id."""
-    found = []
-    for kind in SYSV_KINDS:
-        try:
-            with open(f'/proc/sysvipc/{kind}') as f:
-                header = f.readline().split()
-                rows = [line.split() for line in f]
-        except OSError:
-            continue
-        id_col = header.index({'shm': 'shmid', 'msg': 'msqid', 'sem': 'semid'}[kind])
-        cols = [header.index(c) for c in ('uid', 'cuid') if c in header]
-        found += [(kind, int(r[id_col])) for r in rows if any(in_range(int(r[c])) for c in cols)]
-    return found
-
-
-def _owned_entries(folder):
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    out = []
-    for name in names:
-        try:
-            if in_range(os.lstat(os.path.join(folder, name)).st_uid):
-                out.append(os.path.join(folder, name))
-        except OSError:
-            pass
-    return out
-
-
-def leftovers(temp_dirs=None):
-    """What the sandbox user ids own on the host now: {'sysv': [(kind, id)], 'file': [path]}
-    (entries of /dev/shm, the system temp folder and /var/tmp)."""
-    import tempfile
-    temp_dirs = temp_dirs or sorted({'/dev/shm', tempfile.gettempdir(), '/var/tmp'})
-    return {'sysv': _sysv_objects(), 'file': [p for d in temp_dirs for p in _owned_entries(d)]}
-
-
-def clean_leftovers(baseline, remove_tree):
-    """Remove what the sandbox ids own now but did not own in `baseline` (a `leftovers` result);
-    return one sentence per kind of thing that had to be removed."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    now, notes = leftovers(), []
-    sysv = [o for o in now['sysv'] if o not in baseline['sysv']]
-    for kind, ident in sysv:
-        if kind == 'sem':
-            libc.semctl(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(0))  # IPC_RMID
-        else:
-            getattr(libc, f'{kind}ctl')(ctypes.c_int(ident), ctypes.c_int(0), None)
-    if sysv:
-        notes.append('cleanup removed ' + ', '.join(f'a SysV {SYSV_KINDS[k]}' for k, _ in sysv))
-    files = [p for p in now['file'] if p not in baseline['file']]
-    for path in files:
-        try:
-            remove_tree(path)
-        except OSError:
-            pass
-    if files:
-        notes.append(f"cleanup removed {len(files)} file(s) or folder(s) of the sandbox users from "
-                     f"{', '.join(sorted({os.path.dirname(p) for p in files}))}")
-    return notes

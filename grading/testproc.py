@@ -6,7 +6,7 @@ on stdin; this file then runs as a script, so at module level it imports the sta
 only (never the `grading` package, never `utils`: that would import MXNet in every process).
 
 The tests' namespace: the submission's exported variables (plain data rebuilt by
-sandbox.read_exported), then the grader's own names on top, which the submission cannot replace:
+exported.read_exported), then the grader's own names on top, which the submission cannot replace:
 np/numpy, pd/pandas, math, utils/mx/nd (only when a test mentions them), `course_settings`
 (utils/recipes.py's settings for the assignment under the grading profile), `grader_seed` (the
 seed handed to the assignment's probe for this run) and `submission_sources` (the submitted
@@ -111,9 +111,9 @@ def child_main():
     job = json.loads(sys.stdin.read())
     os.environ.setdefault('MPLBACKEND', 'Agg')
     sys.path.insert(0, job['sandbox_module_dir'])
-    import sandbox  # noqa: E402  (grading/sandbox.py, standard library at import)
+    import exported  # noqa: E402  (grading/exported.py, standard library at import)
     try:
-        namespace, skipped = sandbox.read_exported(job['private_dir'])
+        namespace, skipped = exported.read_exported(job['private_dir'])
     except Exception as err:  # tampered or truncated export: nothing to grade
         namespace, skipped = {}, {'(all)': f'the exported variables could not be read ({err})'[:300]}
     env = dict(namespace)

@@ -15,7 +15,8 @@ fi
 #   - chromium: prints the PDFs; the tests check the built site in it
 #   - fonts-noto-cjk: the Chinese edition's glyphs
 #   - poppler-utils: pdftoppm/pdftotext/pdffonts, with which the tests read the PDFs back
-#   - bubblewrap, libseccomp2: the grader's sandbox (bwrap, and the library pyseccomp loads)
+#   - bubblewrap, libseccomp2, squashfs-tools: the grader's sandbox (bwrap, the library pyseccomp
+#     loads, mksquashfs for the images of its read-only runtime)
 #   - shellcheck: the tests lint the Gradescope autograder's setup.sh with it
 debian_package_present() {  # PACKAGE
   case "$1" in
@@ -24,6 +25,7 @@ debian_package_present() {  # PACKAGE
     poppler-utils) command -v pdftoppm ;;
     bubblewrap) command -v bwrap ;;
     libseccomp2) ldconfig -p 2>/dev/null | grep libseccomp.so.2 ;;
+    squashfs-tools) command -v mksquashfs ;;
     shellcheck) command -v shellcheck ;;
     *) echo "scripts/common.sh: no check for the Debian package '$1': add one" >&2; exit 2 ;;
   esac >/dev/null

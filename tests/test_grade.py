@@ -21,7 +21,7 @@ from submissions.suite import build_suite
 
 from scripts import make_exercises
 
-from grading import grade, sandbox
+from grading import exported, grade, sandbox
 
 TINY_MASTER = ROOT / 'tests' / 'submissions' / 'tiny_master.ipynb'
 CELL_TIMEOUT = 20
@@ -230,7 +230,7 @@ def test_exported_data_is_rebuilt_only_as_plain_values(tmp_path):
         'a': {'t': 'array', 'v': 'a0'},
         'd': {'t': 'dict', 'v': [[{'t': 'json', 'v': 'k'}, {'t': 'tuple', 'v': [{'t': 'json', 'v': None}]}]]},
     }, {'a0': np.arange(3.0)})
-    ns, skipped = sandbox.read_exported(tmp_path / 'ok')
+    ns, skipped = exported.read_exported(tmp_path / 'ok')
     assert ns['n'] == 55 and np.isnan(ns['x']) and ns['d'] == {'k': (None,)}
     assert ns['a'].tolist() == [0.0, 1.0, 2.0] and not skipped
 
@@ -239,7 +239,7 @@ def test_exported_data_is_rebuilt_only_as_plain_values(tmp_path):
         'obj': {'t': 'array', 'v': 'a0'}, 'weird': {'t': 'function', 'v': 'lambda: 1'},
         'ghost': {'t': 'array', 'v': 'a9'}, 'extra': {'t': 'int', 'v': '1', 'code': 'x'},
     }, {'a0': np.array([object()], dtype=object)})
-    ns, skipped = sandbox.read_exported(tmp_path / 'bad')
+    ns, skipped = exported.read_exported(tmp_path / 'bad')
     assert ns == {} and set(skipped) == {'obj', 'weird', 'ghost', 'extra'}
 
 
@@ -252,11 +252,11 @@ def test_sandbox_reads_never_follow_links_or_block(tmp_path):
     (tmp_path / 'run' / 'fine').write_text('data')
     fd = os.open(tmp_path / 'run', os.O_RDONLY | os.O_DIRECTORY)
     try:
-        assert sandbox.open_inside(fd, 'link', 100) is None
-        assert sandbox.open_inside(fd, 'fifo', 100) is None
-        assert sandbox.open_inside(fd, 'dir-link/secret', 100) is None
-        assert sandbox.open_inside(fd, 'fine', 100) == b'data'
-        assert sandbox.open_inside(fd, 'fine', 2) is None
+        assert exported.read_file(fd, 'link', 100) is None
+        assert exported.read_file(fd, 'fifo', 100) is None
+        assert exported.read_file(fd, 'dir-link/secret', 100) is None
+        assert exported.read_file(fd, 'fine', 100) == b'data'
+        assert exported.read_file(fd, 'fine', 2) is None
     finally:
         os.close(fd)
 

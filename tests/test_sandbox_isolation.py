@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SHARED_DATA
 from submissions.hostile import notebook
 
-from grading import sandbox, sandbox_limits  # noqa: E402
+from grading import exported, sandbox, sandbox_image, sandbox_limits  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason='needs bubblewrap (apt-get install bubblewrap)')
 AS_ROOT = os.geteuid() == 0
@@ -33,7 +33,7 @@ def run(tmp_path, *cells, name='run', **kw):
                                   private_dir=str(tmp_path / name / 'export'), work_root=str(tmp_path),
                                   keep_executed=str(tmp_path / f'{name}.ipynb'), **kw)
     assert result['channel_error'] is None, result
-    namespace = sandbox.read_exported(str(tmp_path / name / 'export'))[0] if result['exported'] else {}
+    namespace = exported.read_exported(str(tmp_path / name / 'export'))[0] if result['exported'] else {}
     return result, namespace
 
 
@@ -59,14 +59,20 @@ keys = open('/proc/keys').read()
 
 HOST_VIEW = r'''
 import glob, os
-mount_points = [line.split()[4] for line in open('/proc/self/mountinfo')]
-cmdlines, environs = [], []
+mountinfo = open('/proc/self/mountinfo').read()
+mounts = [line.split() for line in mountinfo.splitlines()]
+mount_points = [m[4] for m in mounts]
+seen = {'mountinfo': mountinfo}
 for pid in glob.glob('/proc/[0-9]*'):
-    for kind, into in (('cmdline', cmdlines), ('environ', environs)):
+    for kind in ('cmdline', 'environ'):
         try:
-            into.append(open(f'{pid}/{kind}', 'rb').read().decode('utf-8', 'replace'))
+            seen[f'{pid}/{kind}'] = open(f'{pid}/{kind}', 'rb').read().decode('utf-8', 'replace')
         except OSError:
             pass
+    try:
+        seen[f'{pid}/cwd'] = os.readlink(f'{pid}/cwd')
+    except OSError:
+        pass
 cgroups = open('/proc/self/cgroup').read()
 sys_cgroup = os.path.exists('/sys/fs/cgroup')
 sys_entries = sorted(os.listdir('/sys'))
@@ -96,22 +102,68 @@ def test_keyrings_namespaces_tracing_and_mounts_are_denied_and_the_graders_key_i
 
 
 def test_nothing_of_the_host_shows_in_proc_mountinfo_or_sys(tmp_path):
-    result, ns = run(tmp_path, HOST_VIEW, read_only=[str(ROOT / 'utils')],
-                     env={'SOME_DATA': str(ROOT / 'utils')})
+    """A submission that reads mountinfo, every /proc/*/cmdline and environ and the cwd links it
+    can see finds no host path: not the checkout, the venv, the Python installation, the data
+    folder, the grader's temporary folder or $HOME."""
+    data = os.path.realpath(SHARED_DATA)
+    result, ns = run(tmp_path, HOST_VIEW, read_only=[data], env={'FASHION_MNIST_DIR': data})
     assert set(ns['mount_points']) <= {'/', '/usr', '/etc', '/etc/passwd', '/etc/group', '/proc', '/proc/irq',
                                        '/proc/bus', '/dev', '/dev/pts', '/dev/shm', '/sys/devices/system/cpu',
                                        '/opt/python', '/opt/venv/lib', '/opt/venv/bin/python3',
                                        '/opt/venv/pyvenv.cfg', '/data/0', '/work', '/tmp', '/var/tmp', '/export',
-                                       '/grader/worker.py', '/grader/input.tar', '/grader/config.json'} \
+                                       '/grader/worker.py', '/grader/notebook_run.py', '/grader/exported.py',
+                                       '/grader/input.tar', '/grader/config.json'} \
         | {f'/dev/{d}' for d in ('null', 'zero', 'full', 'random', 'urandom', 'tty')}, ns['mount_points']
-    seen = '\n'.join(ns['cmdlines'] + ns['environs'])
-    for host in (str(ROOT), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), str(tmp_path)):
-        assert host not in seen, (host, seen)
-    assert '/data/0' in seen  # the data folder's variable names it where the kernel sees it
+    assert any(key.endswith('/cwd') for key in ns['seen']) and any(key.endswith('/environ') for key in ns['seen'])
+    hosts = {'checkout': str(ROOT), 'venv': os.path.realpath(sys.prefix), 'python': os.path.realpath(sys.base_prefix),
+             'data': data, 'grader temp': str(tmp_path), 'home': os.path.expanduser('~')}
+    if sandbox_image.problem() is None:
+        found = {(what, where) for what, host in hosts.items() for where, text in ns['seen'].items() if host in text}
+        assert not found, found
+        images = [m for m in ns['mounts'] if m[4] in ('/opt/python', '/opt/venv/lib', '/data/0')]
+        assert len(images) == 3 and all(m[m.index('-') + 2].startswith('/dev/loop') for m in images), images
+        assert {m[4]: m[3] for m in images} == {'/opt/python': '/python', '/opt/venv/lib': '/venv/lib', '/data/0': '/data'}
+    else:  # bound from the host: only mountinfo's root field may name them, as the grader warns
+        del ns['seen']['mountinfo']
+        assert not {w for w, h in hosts.items() for text in ns['seen'].values() if h in text}
+        assert 'mountinfo in the sandbox shows their host paths' in ' '.join(sandbox.isolation_warnings())
+    assert '/data/0' in ns['seen']['mountinfo'] and any('/data/0' in t for k, t in ns['seen'].items() if 'environ' in k)
     assert not ns['sys_cgroup'] and ns['sys_entries'] == ['devices']
     assert all(line.endswith(':/') for line in ns['cgroups'].splitlines()), ns['cgroups']
     if AS_ROOT:
         assert sandbox_limits.FIRST_UID <= ns['uid'] == result['uid'] <= sandbox_limits.LAST_UID
+
+
+DAEMON = r'''
+import os, signal, subprocess, sys, time
+marker = MARKER
+code = f'import os, signal, time\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)  # {marker}'
+subprocess.Popen([sys.executable, '-c', code], start_new_session=True)
+time.sleep(1)
+running = [p for p in os.listdir('/proc') if p.isdigit() and marker.encode() in open(f'/proc/{p}/cmdline', 'rb').read()]
+'''
+
+
+def marked(marker):
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            if marker.encode() in open(f'/proc/{pid}/cmdline', 'rb').read():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_daemon_dies_with_its_sandbox_even_without_a_cgroup(tmp_path):
+    """The PID namespace holds every process of a submission and dies with bwrap: a daemon (own
+    session, double fork, SIGHUP ignored) is gone when run_notebook returns, with no cgroup and
+    no grader code that hunts for it."""
+    marker = f'grader-daemon-{os.getpid()}-{time.time_ns()}'
+    result, ns = run(tmp_path, DAEMON.replace('MARKER', repr(marker)), use_cgroup=False)
+    assert result['exported'] and not result['summary']['errors'], result['summary']
+    assert len(ns['running']) == 1  # the daemon ran while the notebook did
+    assert marked(marker) == []
 
 
 FILL = r'''
@@ -182,7 +234,7 @@ def tasks_of_range():
             status = dict(line.split(':', 1) for line in open(f'/proc/{pid}/status'))
         except (OSError, ValueError):
             continue
-        if sandbox_limits.in_range(int(status['Uid'].split()[0])):
+        if sandbox_limits.FIRST_UID <= int(status['Uid'].split()[0]) <= sandbox_limits.LAST_UID:
             tasks += int(status['Threads'])
     return tasks
 

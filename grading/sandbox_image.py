@@ -1,0 +1,152 @@
+"""The sandbox's read-only runtime (Python, virtual environment, data) as file systems of its own.
+
+A bind mount shows in /proc/self/mountinfo (4th field) the bound folder's path inside its file
+system: bound from the host, the Python installation, the venv and the data would show where
+they live (/root/.pyenv/..., the checkout's .venv, the data folder). Bound from a squashfs image
+(`mksquashfs`, Debian package squashfs-tools) mounted read-only through a loop device, they show
+the image's own paths (/python, /venv/lib, /data) and the source /dev/loopN; the kernel does the
+rest (no daemon, pages shared by every sandbox).
+
+Images live in CACHE, one per content (the key hashes every file's path, size, mtime and mode, so
+a changed venv makes a new image), each mounted at CACHE/KEY.mnt and kept for later batches. One
+grader at a time makes or mounts an image (an exclusive lock); an image is written under a
+temporary name and renamed once complete, so a half-written image is never mounted. A grader
+holds a shared lock on the images it uses; images no grader holds and none used for a day are
+unmounted and deleted. Without root, a loop device or mksquashfs, the sandbox binds the host
+folders as before (`problem()` says so, once per batch).
+"""
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+CACHE = '/var/cache/grading-sandbox'
+UNUSED_SECONDS = 24 * 3600
+_HELD = {}                   # key -> its shared-lock descriptor, for this process's lifetime
+_KEYS = {}                   # (sources, excluded) -> key: the content is hashed once per process
+_LOCK = threading.Lock()     # the threads of one grader (--jobs) make an image once
+
+
+def tool(name):
+    return shutil.which(name, path=os.environ.get('PATH', '') + ':/usr/sbin:/usr/bin:/sbin:/bin')
+
+
+def problem():
+    """None when images can be used here, else the sentence the grader says once per batch."""
+    missing = [what for what, ok in (
+        ('root (mounting needs it)', os.geteuid() == 0),
+        ('a loop device (/dev/loop-control)', os.path.exists('/dev/loop-control')),
+        ('mksquashfs (Debian/Ubuntu: apt-get install squashfs-tools)', tool('mksquashfs')),
+        ('bwrap', tool('bwrap'))) if not ok]
+    if not missing:
+        return None
+    return ('the Python installation, the virtual environment and the data are bound from their host '
+            'folders, so /proc/self/mountinfo in the sandbox shows their host paths (read-only; images '
+            'of their own need ' + ', '.join(missing) + ')')
+
+
+def content_key(sources, excluded):
+    """A hash of the names, sizes, mtimes and modes of every file the image would hold."""
+    digest = hashlib.sha256(repr((sorted(sources), sorted(excluded))).encode())
+    for name in sorted(sources):
+        for folder, dirs, files in os.walk(sources[name]):
+            rel = os.path.relpath(folder, sources[name])
+            dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(name, rel, d)) not in excluded)
+            for entry in [folder] + [os.path.join(folder, f) for f in sorted(files)]:
+                info = os.lstat(entry)
+                digest.update(f'{entry}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\n'.encode())
+        if not os.path.isdir(sources[name]):
+            info = os.stat(sources[name])
+            digest.update(f'{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\n'.encode())
+    return digest.hexdigest()[:32]
+
+
+def mounted(sources, excluded=()):
+    """The mount point of a read-only image holding each host path of `sources` ({path inside
+    the image: host path}) minus `excluded` (paths inside); made and mounted if need be."""
+    excluded = {os.path.normpath(p) for p in excluded}
+    with _LOCK:
+        asked = (tuple(sorted(sources.items())), tuple(sorted(excluded)))
+        key = _KEYS[asked] = _KEYS.get(asked) or content_key(sources, excluded)
+        mount_point = os.path.join(CACHE, f'{key}.mnt')
+        if key in _HELD:
+            return mount_point
+        os.makedirs(CACHE, mode=0o700, exist_ok=True)
+        info = os.lstat(CACHE)
+        if info.st_uid != 0 or info.st_mode & 0o077 or os.path.islink(CACHE):
+            raise OSError(f'{CACHE} must be a folder of root with mode 0700')
+        with open(os.path.join(CACHE, 'lock'), 'w') as exclusive:
+            fcntl.flock(exclusive, fcntl.LOCK_EX)
+            image = os.path.join(CACHE, f'{key}.sqfs')
+            if not _is_mount_point(mount_point):
+                if not os.path.exists(image):
+                    _build(sources, excluded, image)
+                os.makedirs(mount_point, exist_ok=True)
+                _run([tool('mount'), '-t', 'squashfs', '-o', 'ro,nodev,nosuid,loop', image, mount_point])
+            held = os.open(os.path.join(CACHE, f'{key}.lock'), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(held, fcntl.LOCK_SH)
+            os.utime(held)
+            _HELD[key] = held
+            _drop_unused()
+    return mount_point
+
+
+def _build(sources, excluded, image):
+    """mksquashfs of a staging folder where bwrap binds each source at its path inside the image
+    (mksquashfs names its sources by their base names). Uncompressed: made fast, read fast."""
+    started = time.monotonic()
+    print('grader: making the sandbox\'s read-only image of ' + ', '.join(sorted(sources)) +
+          ' (once per change of its content)', file=sys.stderr, flush=True)
+    stage, partial = os.path.join(CACHE, 'stage'), f'{image}.partial-{os.getpid()}'
+    os.makedirs(stage, exist_ok=True)
+    command = [tool('bwrap'), '--ro-bind', '/', '/', '--bind', CACHE, CACHE, '--tmpfs', stage]
+    for inside, host in sorted(sources.items()):
+        command += ['--ro-bind', host, os.path.join(stage, inside)]
+    command += [tool('mksquashfs'), stage, partial, '-noI', '-noD', '-noF', '-noX', '-no-xattrs',
+                '-all-root', '-quiet', '-no-progress'] + (['-e', *sorted(excluded)] if excluded else [])
+    try:
+        _run(command)
+        os.rename(partial, image)  # complete, or not there at all
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    print(f'grader: image made in {time.monotonic() - started:.1f} s', file=sys.stderr, flush=True)
+
+
+def _drop_unused():
+    """Unmount and delete the images no grader holds and none has used for UNUSED_SECONDS."""
+    for name in os.listdir(CACHE):
+        key, ext = os.path.splitext(name)
+        if ext != '.lock' or key in _HELD:
+            continue
+        path = os.path.join(CACHE, name)
+        with open(path) as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another grader uses it
+            if time.time() - os.fstat(lock.fileno()).st_mtime < UNUSED_SECONDS:
+                continue
+            mount_point = os.path.join(CACHE, f'{key}.mnt')
+            if _is_mount_point(mount_point):
+                _run([tool('umount'), '--lazy', mount_point])  # sandboxes still running keep their copy
+            for leftover in (f'{key}.sqfs', f'{key}.mnt', name):
+                leftover = os.path.join(CACHE, leftover)
+                (os.rmdir if os.path.isdir(leftover) else os.unlink)(leftover)
+
+
+def _is_mount_point(path):
+    with open('/proc/self/mountinfo') as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def _run(command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise OSError(f"could not make the sandbox's read-only image ({os.path.basename(command[0])} said: "
+                      f"{(done.stderr or done.stdout).strip()[-500:]}); free disk space under {CACHE}, "
+                      f"or install squashfs-tools")
