@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, SHARED_DATA
 from submissions.hostile import notebook
 
-from grading import exported, sandbox, sandbox_image, sandbox_limits  # noqa: E402
+from grading import exported, sandbox, sandbox_image, sandbox_limits
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason='needs bubblewrap (apt-get install bubblewrap)')
 AS_ROOT = os.geteuid() == 0
