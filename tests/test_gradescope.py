@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -96,13 +97,18 @@ def run_autograder(root, caps=None, venv=None):
     if caps is not None:
         args += ['--cap-drop', 'ALL'] + [a for c in caps for a in ('--cap-add', f'CAP_{c}')]
     env = [f'COURSE_VENV={venv or Path(sys.executable).parents[1]}', f'FASHION_MNIST_DIR={SHARED_DATA}']
+    started = time.monotonic()
     done = subprocess.run(['bwrap', *args, '--dev-bind', '/dev', '/dev', '--proc', '/proc',
                            '--bind', str(root), '/autograder', '--chdir', '/autograder',
                            'env', *env, '/autograder/run_autograder'],
                           capture_output=True, text=True, timeout=600)
+    wall = time.monotonic() - started
     results = root / 'results' / 'results.json'
     assert results.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(results.read_text()), done.stdout + done.stderr
+    result = json.loads(results.read_text())
+    # whole seconds of this run (rounded): not milliseconds, not more than the run took
+    assert result['execution_time'] <= round(wall) + 1, (result['execution_time'], wall)
+    return result, done.stdout + done.stderr
 
 
 @pytest.fixture(scope='module')

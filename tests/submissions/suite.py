@@ -47,6 +47,105 @@ def with_answers(student_nb, answers, extra_cells=(), before_answers=()):
     return nb
 
 
+# What the hostile submissions run after their answers. AUTOGRADER and SENTINEL stand for the
+# repr of the autograder zip's path and of the file outside every sandbox.
+DELETE_OUTSIDE = """\
+import os, shutil
+for target in [SENTINEL, SENTINEL_FOLDER]:
+    try:
+        os.remove(target)
+    except Exception as err:
+        print('remove', err)
+    try:
+        shutil.rmtree(target)
+    except Exception as err:
+        print('rmtree', err)
+try:
+    open(SENTINEL, 'w').write('overwritten')
+except Exception as err:
+    print('write', err)
+"""
+READ_HIDDEN_TESTS = """\
+import glob, os, zipfile
+stolen = []
+candidates = [AUTOGRADER, '/proc/1/cmdline', '/proc/self/environ']
+for pattern in ['**/*.py', '**/*.zip', '../**/*.py', '../../**/*.zip', '../../**/*.py',
+                '/tmp/**/*.py', '/tmp/**/*.zip', '/tmp/**/*.json']:
+    candidates += glob.glob(pattern, recursive=True)
+for path in candidates:
+    try:
+        if path.endswith('.zip'):
+            with zipfile.ZipFile(path) as z:
+                stolen += [z.read(n).decode() for n in z.namelist() if n.startswith('tests/')]
+        else:
+            stolen.append(open(path, errors='replace').read())
+    except Exception as err:
+        print('cannot read', path, type(err).__name__)
+stolen = [s for s in stolen if 'hidden-' + 'marker' in s]
+print('\\n'.join(stolen))
+if stolen:  # use what was found to pass the hidden tests
+    import numpy as np
+    grid = np.linspace(0, 1, 5)
+"""
+OVERWRITE_TESTS = """\
+import glob, os, zipfile
+always_pass = "OK_FORMAT = True\\ntest = {'name': 'q', 'points': 100, 'suites': [{'cases': [{'code': '>>> True\\\\nTrue', 'hidden': False}]}]}\\n"
+targets = [AUTOGRADER] + glob.glob('**/tests', recursive=True) + ['tests', '../tests']
+for target in targets:
+    try:
+        if target.endswith('.zip'):
+            with zipfile.ZipFile(target, 'w') as z:
+                for q in ('q1', 'q2', 'q3'):
+                    z.writestr(f'tests/{q}.py', always_pass.replace("'q'", repr(q)))
+        else:
+            os.makedirs(target, exist_ok=True)
+            for q in ('q1', 'q2', 'q3'):
+                open(os.path.join(target, q + '.py'), 'w').write(always_pass)
+    except Exception as err:
+        print('cannot write', target, type(err).__name__)
+# and fool tests that would run in this process
+import numpy as np
+np.allclose = lambda *a, **k: True
+class Anything(float):
+    def __eq__(self, other):
+        return True
+grid = Anything(0.0)
+"""
+
+
+def notebook_cases(correct, partly, *, autograder, sentinel, cell_timeout):
+    """[(file name, answers, with_answers' keywords, expectation)] of the submissions that are
+    notebooks: honest ones, then resource abuse, then attacks on the grader."""
+    broken = [correct[0] + '\nthis is not python ('] + list(correct[1:])
+    sleeper = ('import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)  # ignore the interrupt\n'
+               f'time.sleep({cell_timeout * 20})')
+    bomb = 'import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(2**27, dtype=np.uint8))  # 128 MB each'
+    flood = "for i in range(100):\n    print('x' * 2**20, flush=True)  # 100 MB of output, 1 MB at a time"
+    paths = {'AUTOGRADER': repr(str(autograder)), 'SENTINEL_FOLDER': repr(str(Path(sentinel).parent)),
+             'SENTINEL': repr(str(sentinel))}
+
+    def attack(code):
+        for token, value in paths.items():
+            code = code.replace(token, value)
+        return dict(extra_cells=[code])
+    return [
+        ('correct.ipynb', correct, {}, dict(status='ok', full=True)),
+        ('partly_correct.ipynb', partly, {}, dict(status='ok', honest='partly')),
+        ('syntax_error.ipynb', broken, {}, dict(status='error', reason_has='SyntaxError', honest='syntax')),
+        ('infinite_loop.ipynb', correct, dict(before_answers=['while True:\n    pass']),
+         dict(status='timeout', full=True)),
+        ('sleep_past_timeout.ipynb', correct, dict(before_answers=[sleeper]), dict(status='timeout', zero=True)),
+        ('kernel_death.ipynb', correct, dict(extra_cells=['import os\nos._exit(3)']),
+         dict(status='killed', zero=True)),
+        ('memory_bomb.ipynb', correct, dict(before_answers=[bomb]),
+         dict(status='error', reason_has='MemoryError', full=True)),
+        ('huge_output.ipynb', correct, dict(extra_cells=[flood]), dict(status='ok', full=True)),
+        ('delete_outside.ipynb', partly, attack(DELETE_OUTSIDE), dict(status='ok', honest='partly')),
+        ('read_hidden_tests.ipynb', partly, attack(READ_HIDDEN_TESTS), dict(status='ok', honest='partly')),
+        ('overwrite_tests.ipynb', partly, attack(OVERWRITE_TESTS), dict(status='ok', honest='partly')),
+    ]
+
+
 def build_suite(student_nb_path, correct, partly, folder, *, autograder, sentinel, cell_timeout):
     """Write the submissions; return {name: dict(status=..., score=... or 'honest' key)}.
 
@@ -58,89 +157,15 @@ def build_suite(student_nb_path, correct, partly, folder, *, autograder, sentine
     folder.mkdir(parents=True, exist_ok=True)
     student = nbformat.read(student_nb_path, as_version=4)
     cases = {}
-
-    def save(name, nb, **expect):
-        nbformat.write(nb, folder / name)
+    for name, answers, placement, expect in notebook_cases(correct, partly, autograder=autograder,
+                                                           sentinel=sentinel, cell_timeout=cell_timeout):
+        nbformat.write(with_answers(student, answers, **placement), folder / name)
         cases[name] = expect
-
-    save('correct.ipynb', with_answers(student, correct), status='ok', full=True)
-    save('partly_correct.ipynb', with_answers(student, partly), status='ok', honest='partly')
-    broken = list(correct)
-    broken[0] = broken[0] + '\nthis is not python ('
-    save('syntax_error.ipynb', with_answers(student, broken), status='error',
-         reason_has='SyntaxError', honest='syntax')
-    save('infinite_loop.ipynb', with_answers(student, correct, before_answers=['while True:\n    pass']),
-         status='timeout', full=True)
-    sleeper = ('import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)  # ignore the interrupt\n'
-               f'time.sleep({cell_timeout * 20})')
-    save('sleep_past_timeout.ipynb', with_answers(student, correct, before_answers=[sleeper]),
-         status='timeout', zero=True)
-    save('kernel_death.ipynb', with_answers(student, correct, extra_cells=['import os\nos._exit(3)']),
-         status='killed', zero=True)
-    bomb = 'import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(2**27, dtype=np.uint8))  # 128 MB each'
-    save('memory_bomb.ipynb', with_answers(student, correct, before_answers=[bomb]),
-         status='error', reason_has='MemoryError', full=True)
-    flood = "for i in range(100):\n    print('x' * 2**20, flush=True)  # 100 MB of output, 1 MB at a time"
-    save('huge_output.ipynb', with_answers(student, correct, extra_cells=[flood]), status='ok', full=True)
-    (folder / 'corrupt_json.ipynb').write_text(nbformat.writes(with_answers(student, correct))[:-200])
-    cases['corrupt_json.ipynb'] = dict(status='unreadable', zero=True)
-    (folder / 'empty.ipynb').write_bytes(b'')
-    cases['empty.ipynb'] = dict(status='unreadable', zero=True)
-    (folder / 'not_a_notebook.ipynb').write_text('{"hello": "this is JSON, but not a notebook"}\n')
-    cases['not_a_notebook.ipynb'] = dict(status='unreadable', zero=True)
-    delete = (f"import os, shutil\nfor target in [{str(sentinel)!r}, {str(Path(sentinel).parent)!r}]:\n"
-              "    try:\n        os.remove(target)\n    except Exception as err:\n        print('remove', err)\n"
-              "    try:\n        shutil.rmtree(target)\n    except Exception as err:\n        print('rmtree', err)\n"
-              f"try:\n    open({str(sentinel)!r}, 'w').write('overwritten')\nexcept Exception as err:\n"
-              "    print('write', err)")
-    save('delete_outside.ipynb', with_answers(student, partly, extra_cells=[delete]), status='ok',
-         honest='partly')
-    steal = (
-        "import glob, os, zipfile\nstolen = []\n"
-        f"candidates = [{str(autograder)!r}, '/proc/1/cmdline', '/proc/self/environ']\n"
-        "for pattern in ['**/*.py', '**/*.zip', '../**/*.py', '../../**/*.zip', '../../**/*.py',\n"
-        "                '/tmp/**/*.py', '/tmp/**/*.zip', '/tmp/**/*.json']:\n"
-        "    candidates += glob.glob(pattern, recursive=True)\n"
-        "for path in candidates:\n"
-        "    try:\n"
-        "        if path.endswith('.zip'):\n"
-        "            with zipfile.ZipFile(path) as z:\n"
-        "                stolen += [z.read(n).decode() for n in z.namelist() if n.startswith('tests/')]\n"
-        "        else:\n"
-        "            stolen.append(open(path, errors='replace').read())\n"
-        "    except Exception as err:\n"
-        "        print('cannot read', path, type(err).__name__)\n"
-        "stolen = [s for s in stolen if 'hidden-' + 'marker' in s]\n"
-        "print('\\n'.join(stolen))\n"
-        "if stolen:  # use what was found to pass the hidden tests\n"
-        "    import numpy as np\n"
-        "    grid = np.linspace(0, 1, 5)\n")
-    save('read_hidden_tests.ipynb', with_answers(student, partly, extra_cells=[steal]), status='ok',
-         honest='partly')
-    overwrite = (
-        "import glob, os, zipfile\n"
-        "always_pass = \"OK_FORMAT = True\\ntest = {'name': 'q', 'points': 100, 'suites': "
-        "[{'cases': [{'code': '>>> True\\\\nTrue', 'hidden': False}]}]}\\n\"\n"
-        f"targets = [{str(autograder)!r}] + glob.glob('**/tests', recursive=True) + ['tests', '../tests']\n"
-        "for target in targets:\n"
-        "    try:\n"
-        "        if target.endswith('.zip'):\n"
-        "            with zipfile.ZipFile(target, 'w') as z:\n"
-        "                for q in ('q1', 'q2', 'q3'):\n"
-        "                    z.writestr(f'tests/{q}.py', always_pass.replace(\"'q'\", repr(q)))\n"
-        "        else:\n"
-        "            os.makedirs(target, exist_ok=True)\n"
-        "            for q in ('q1', 'q2', 'q3'):\n"
-        "                open(os.path.join(target, q + '.py'), 'w').write(always_pass)\n"
-        "    except Exception as err:\n"
-        "        print('cannot write', target, type(err).__name__)\n"
-        "# and fool tests that would run in this process\n"
-        "import numpy as np\n"
-        "np.allclose = lambda *a, **k: True\n"
-        "class Anything(float):\n"
-        "    def __eq__(self, other):\n"
-        "        return True\n"
-        "grid = Anything(0.0)\n")
-    save('overwrite_tests.ipynb', with_answers(student, partly, extra_cells=[overwrite]), status='ok',
-         honest='partly')
+    unreadable = {  # files the grader cannot read as a notebook
+        'corrupt_json.ipynb': nbformat.writes(with_answers(student, correct))[:-200].encode(),
+        'empty.ipynb': b'',
+        'not_a_notebook.ipynb': b'{"hello": "this is JSON, but not a notebook"}\n'}
+    for name, content in unreadable.items():
+        (folder / name).write_bytes(content)
+        cases[name] = dict(status='unreadable', zero=True)
     return cases
