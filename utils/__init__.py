@@ -31,7 +31,8 @@ _EXPORTS = {
     'training_speed': 'speed',
     'profile_note': 'notes',
     'say': 'i18n',
-    'exercise_checker': 'exercise_checks',
+    'exercise_checker': 'exercise_checks', 'not_written': 'exercise_checks',
+    'require_written': 'exercise_checks',
     'layer_scales': 'diagnostics', 'batch_losses': 'diagnostics',
 }
 

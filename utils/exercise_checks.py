@@ -5,6 +5,10 @@ scripts/make_exercises.py), not only in the notebook's metadata: on Colab the ke
 the notebook file, and otter-grader 7 refuses metadata tests there. `exercise_checker` writes
 those tests into a temporary folder and returns an otter `Notebook` that reads them from it.
 The instructors' grader (`python -m grading`) runs these public tests and hidden ones.
+
+`not_written` and `require_written` are what a blank answer does until the student writes it: stop
+with a sentence naming the question and what is left to write, instead of letting the lines after
+it fail on `...` with a TypeError that says nothing about the exercise.
 """
 import os
 import pprint
@@ -37,3 +41,26 @@ def exercise_checker(public_tests):
             pass
 
     return QuietNotebook(tests_dir=folder)
+
+
+def not_written(question, name=None):
+    """The error a blank in an exercise raises (`raise utils.not_written(1, 'alexnet_shapes')`):
+    which question, and which function (`name`) or, without a name, which line is still to write."""
+    from .i18n import translate
+    template = translate(
+        'Question {question}: {name} is not written yet. Replace this `raise` line with your '
+        'code, then run this cell again.' if name else
+        'Question {question}: this part is not written yet. Replace this `raise` line with your '
+        'code, then run this cell again.')
+    return NotImplementedError(template.format(question=question, name=name))
+
+
+def require_written(question, **values):
+    """Stop with a NotImplementedError naming the first of `values` that is still `...` (the blank
+    the student replaces with a value), before a line that uses it fails on `...`."""
+    from .i18n import translate
+    for name, value in values.items():
+        if value is Ellipsis:
+            raise NotImplementedError(translate(
+                'Question {question}: {name} is still `...`. Write its value in this cell, then '
+                'run this cell again.').format(question=question, name=name))
