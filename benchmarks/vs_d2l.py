@@ -43,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import mixed_precision
 from benchmarks.vs_d2l_report import read_csv, report, source_commit, write_csv
 from tests.offline_data import fashion_mnist_dir
 
@@ -154,8 +155,10 @@ def course_trial(case, cfg, seed, amp=False):
     timed_train = Timed(train, lambda: None)
     timed_test = Timed(test, mx.nd.waitall)
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        history = utils.train(timed_train, timed_test, net, loss, trainer, ctx, 1, progress=False,
-                              amp=amp)
+        if amp:
+            history = mixed_precision.train(timed_train, timed_test, net, loss, trainer, ctx, 1)
+        else:
+            history = utils.train(timed_train, timed_test, net, loss, trainer, ctx, 1, progress=False)
     if len(history) != 1:
         raise RuntimeError(f"course training did not finish its epoch:\n{printed.getvalue()}")
     seconds = timed_test.at - timed_train.at
@@ -361,8 +364,8 @@ def main():
                                       f'--quick: {QUICK_RESULTS})')
     parser.add_argument('--extras', default='',
                         help="comma list of extra course runs, for information only (not in the "
-                             "speedups): 'amp' (train(amp=True): bfloat16 on this CPU; LeNet and "
-                             "AlexNet), 'threads' (OMP_NUM_THREADS set to the core count)")
+                             "speedups): 'amp' (mixed_precision.train: bfloat16 on this CPU; LeNet "
+                             "and AlexNet), 'threads' (OMP_NUM_THREADS set to the core count)")
     parser.add_argument('--report', metavar='CSV',
                         help="print the table of an earlier (or interrupted) run's CSV and stop")
     parser.add_argument('--trial', nargs=2, metavar=('IMPL', 'CASE'), help=argparse.SUPPRESS)

@@ -64,7 +64,7 @@ def read_csv(path):
         return [{k: value(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-EXTRA_LABELS = {'course_amp': 'course, train(amp=True) (bfloat16)',
+EXTRA_LABELS = {'course_amp': 'course, mixed_precision.train (bfloat16)',
                 'course_threads': 'course, OMP_NUM_THREADS = cores'}
 
 

@@ -485,7 +485,7 @@ def test_physical_cores_counts_hyperthread_siblings_once(tmp_path, monkeypatch):
 
 def test_compat_does_nothing_at_import(tmp_path):
     """No output and no environment change when compat is imported, only when MXNet is."""
-    out = subprocess.run([sys.executable, '-c', textwrap.dedent(f'''
+    out = subprocess.run([sys.executable, '-c', textwrap.dedent('''
         import os, sys
         before = dict(os.environ)
         from utils import compat

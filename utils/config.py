@@ -12,8 +12,6 @@ Standard library only (the Colab bootstrap loads it before MXNet is installed).
 | XDG_CACHE_HOME | where downloads are cached (`lenet-to-alexnet/fashion-mnist` inside) | ~/.cache |
 | OMP_NUM_THREADS | MXNet's CPU threads | one per physical core |
 | COURSE_LANG | language of the computed sentences (utils.i18n reads it from here) | en |
-| DNNL_MAX_CPU_ISA | oneDNN's instruction-set cap, which decides whether bfloat16 works | none |
-| MXNET_MKLDNN_ENABLED | 0 turns oneDNN off in MXNet (then no bfloat16 on the CPU) | on |
 | COURSE_CUDA11_DIR | folder holding MXNet's CUDA-11 libraries | /content/cuda11, sys.path |
 | COURSE_LIBCUDA | the NVIDIA driver library to ask about GPUs (tests use a stand-in) | libcuda.so.1 |
 | COURSE_SHARED_RESULTS | folder where the book build keeps the expensive results (training runs, speed measurements) of its first edition for the second (utils.shared_results); students never set it | off |
@@ -38,8 +36,6 @@ class Config:
     cache_dir: Path = None
     omp_threads: int = None        # None: not chosen (utils.hardware sets one per physical core)
     lang: str = 'en'
-    max_cpu_isa: str = None
-    onednn: bool = True
     cuda11_dir: str = None
     libcuda: str = None
     shared_results: str = None     # None: every result is computed (the book build sets a folder)
@@ -81,8 +77,6 @@ def from_environment(environ=None):
         cache_dir=Path(cache_base) / 'lenet-to-alexnet' / 'fashion-mnist',
         omp_threads=_positive_int('OMP_NUM_THREADS', threads) if threads else None,
         lang=lang,
-        max_cpu_isa=env.get('DNNL_MAX_CPU_ISA') or env.get('MKLDNN_MAX_CPU_ISA') or None,
-        onednn=env.get('MXNET_MKLDNN_ENABLED', '1').strip() != '0',
         cuda11_dir=env.get('COURSE_CUDA11_DIR') or None,
         libcuda=env.get('COURSE_LIBCUDA') or None,
         shared_results=env.get('COURSE_SHARED_RESULTS') or None,

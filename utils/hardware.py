@@ -77,41 +77,6 @@ def cpu_info():
     return {'model': cpu_model(), 'logical_cores': len(allowed_cpus()), 'memory_gb': memory_gb}
 
 
-# What MXNet 1.9.1's oneDNN (v2.4.4) needs to run bfloat16 convolutions and matrix products:
-# `platform::has_data_type_support(bf16)` is `mayiuse(avx512_core)`, i.e. AVX-512 F, BW, VL and DQ
-# (src/cpu/platform.cpp, src/cpu/x64/cpu_isa_traits.hpp). With AVX512_BF16 (Cooper Lake, Sapphire
-# Rapids, Zen 4) the conversions are native instructions, otherwise oneDNN emulates them. Without
-# AVX-512 it has no bf16 kernel: "could not create a primitive descriptor iterator".
-BF16_FLAGS = ('avx512f', 'avx512bw', 'avx512vl', 'avx512dq')
-# DNNL_MAX_CPU_ISA values below avx512_core (oneDNN then behaves as on a CPU without AVX-512).
-ISAS_WITHOUT_BF16 = ('sse41', 'avx', 'avx2', 'avx2_vnni', 'avx512_mic', 'avx512_mic_4ops')
-
-
-def cpu_bfloat16_support(flags=None, max_isa=None, onednn=None):
-    """(True, why) when MXNet's oneDNN can compute in bfloat16 on this CPU, else (False, why).
-
-    flags: the CPU's flags (default: read /proc/cpuinfo); max_isa: oneDNN's cap (default:
-    $DNNL_MAX_CPU_ISA through utils.config); onednn: whether MXNet uses oneDNN at all (default: not
-    MXNET_MKLDNN_ENABLED=0). Setting DNNL_MAX_CPU_ISA=AVX2 makes any CPU answer no, which is how
-    the tests check the float32 fallback on an AVX-512 machine."""
-    flags = cpu_flags() if flags is None else set(flags)
-    cfg = config.current()
-    max_isa = cfg.max_cpu_isa if max_isa is None else max_isa
-    onednn = cfg.onednn if onednn is None else onednn
-    if not onednn:
-        return False, ("MXNET_MKLDNN_ENABLED=0 turns oneDNN off, and MXNet's own CPU kernels have no "
-                       "bfloat16")
-    missing = [f for f in BF16_FLAGS if f not in flags]
-    if missing:
-        return False, (f"this CPU lacks AVX-512 ({', '.join(missing)}), which MXNet 1.9.1's oneDNN "
-                       "needs for bfloat16")
-    if max_isa and max_isa.strip().lower() in ISAS_WITHOUT_BF16:
-        return False, (f"DNNL_MAX_CPU_ISA={max_isa} keeps oneDNN below AVX-512, which it needs "
-                       "for bfloat16")
-    native = 'avx512_bf16' in flags or 'amx_bf16' in flags
-    return True, f"AVX-512{' with native bfloat16' if native else ' (bfloat16 emulated by oneDNN)'}"
-
-
 def set_cpu_threads(cfg=None):
     """Give MXNet one OpenMP thread per physical core unless the user chose (OMP_NUM_THREADS).
 

@@ -228,7 +228,7 @@ def train_once(run_training, train_data, test_data, net, loss, trainer, ctx, num
         return train(run_epoch=lambda *args, **kwargs: next(epochs))
 
     return trains_once('train', train, net, trainer, (train_data, test_data), ctx, num_epochs,
-                       options.get('amp', False), replay=replay,
+                       replay=replay,
                        keep=lambda history: len(history) == num_epochs)
 
 

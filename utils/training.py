@@ -1,16 +1,11 @@
-"""The training and evaluation loops (`train`, `evaluate_accuracy`), with optional mixed precision.
+"""The training and evaluation loops (`train`, `evaluate_accuracy`).
 
 Metrics are accumulated on the device and read back only every `SYNC_EVERY` batches (to watch for
 NaN and to keep MXNet's asynchronous queue short) and once per epoch. The caller's network is used
 as given: nothing here initializes or re-initializes it, and a network the caller did not hybridize
 stays imperative; one the caller hybridized is switched to MXNet's static memory planning (see
 `_plan_memory_once`). Everything a run does comes from its arguments (the profile is never
-consulted).
-
-Mixed precision (`amp=True`, off by default) uses MXNet's AMP (`mxnet.contrib.amp`) with its dynamic
-loss scaling: float16 on a GPU; bfloat16 on a CPU whose oneDNN can compute in it (AVX-512, see
-utils.hardware.cpu_bfloat16_support; MXNet has no float16 matrix multiply on CPUs); elsewhere the
-run stays in float32 and says so in one line.
+consulted). Mixed precision is benchmarks/mixed_precision.py's (no chapter uses it).
 """
 import math
 import time
@@ -18,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from . import config, hardware, shared_results
+from . import config, shared_results
 from .i18n import translate
 from .compat import import_mxnet
 
@@ -34,46 +29,6 @@ def _correct(output, y):
     if output.dtype != np.float32:  # AMP outputs float16/bfloat16: compare in float32
         output = output.astype('float32')
     return (output.argmax(axis=1) == y.astype('float32')).sum()
-
-
-def mixed_precision_dtype(ctx, cpu_support=None):
-    """(dtype, why): the low-precision type AMP uses on `ctx`, or None where there is none.
-
-    float16 on a GPU; bfloat16 on a CPU that oneDNN can run it on; None otherwise, with the reason.
-    cpu_support: (bool, why) as from utils.hardware.cpu_bfloat16_support() (default: ask it)."""
-    if ctx.device_type == 'gpu':
-        return 'float16', 'GPU'
-    supported, why = cpu_support or hardware.cpu_bfloat16_support()
-    return ('bfloat16' if supported else None), why
-
-
-def enable_amp(ctx):
-    """Switch on MXNet's automatic mixed precision for this Python process (it cannot be undone).
-
-    Call it before the network first runs; `train(..., amp=True)` calls it for you. Returns the
-    `mxnet.contrib.amp` module, or raises RuntimeError where `ctx` has no low-precision type.
-    """
-    from mxnet.contrib import amp as mxnet_amp
-    dtype, why = mixed_precision_dtype(ctx)
-    if dtype is None:
-        raise RuntimeError(f"No mixed precision on {ctx}: {why}. Train in float32 instead.")
-    if not mxnet_amp.amp._amp_initialized:
-        mxnet_amp.init(target_dtype=dtype)
-    return mxnet_amp
-
-
-def _prepare_mixed_precision(net, trainer, ctx):
-    """AMP on, the trainer given a loss scaler; a hybridized network's already-built graph (made
-    in full precision before AMP was on) is dropped so the next call rebuilds it with AMP."""
-    from mxnet.contrib import amp as mxnet_amp
-    newly_on = not mxnet_amp.amp._amp_initialized
-    enable_amp(ctx)
-    if newly_on:
-        net.apply(lambda block: block._clear_cached_op()
-                  if isinstance(block, mx.gluon.HybridBlock) else None)
-    if getattr(trainer, '_amp_loss_scaler', None) is None:
-        mxnet_amp.init_trainer(trainer)
-    return mxnet_amp
 
 
 def _plan_memory_once(net):
@@ -132,44 +87,29 @@ class _Diverged(Exception):
     pass
 
 
-def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *,
-          progress=None, amp=False):
+def train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progress=None):
     """Train `net` for `num_epochs` epochs; print one line per epoch; return the history.
 
     Returns a pandas DataFrame with columns epoch, loss, train_acc, test_acc, seconds,
     examples_per_sec (seconds is wall time including data loading), indexed by the epoch (from 1). Stops early, returning the
     epochs so far, if the loss becomes NaN/infinite (message says why) or on Ctrl-C.
     progress: tqdm bar over the batches (default: on, unless $COURSE_PROGRESS is 0).
-    amp=True trains in mixed precision where `ctx` has a low-precision type (float16 on a GPU,
-    bfloat16 on an AVX-512 CPU; see `mixed_precision_dtype`), else in float32, saying why in one
-    line. MXNet's loss scaler then reads one overflow flag from the device per batch.
     In the book build the run is made once for both editions (utils.shared_results).
     """
     return shared_results.train_once(_train, train_data, test_data, net, loss, trainer, ctx,
-                                     num_epochs, progress=progress, amp=amp)
+                                     num_epochs, progress=progress)
 
 
-def _train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progress, amp,
-           run_epoch=None):
+def _train(train_data, test_data, net, loss, trainer, ctx, num_epochs, *, progress, run_epoch=None):
     """train()'s loop; run_epoch (default: train one epoch) is how an epoch's row is obtained."""
     run_epoch = run_epoch or _train_epoch
-    scaler, precision = None, ''
-    if amp:
-        dtype, why = mixed_precision_dtype(ctx)
-        if dtype is None:
-            print(translate("Mixed precision is not available here ({why}): training in "
-                            "float32.").format(why=why))
-        else:
-            scaler = _prepare_mixed_precision(net, trainer, ctx)
-            precision = f' | mixed precision ({dtype})'
     _plan_memory_once(net)
     print(translate("Training on {ctx} | {what}").format(
-        ctx=ctx, what=_describe(train_data, test_data, num_epochs)) + precision)
+        ctx=ctx, what=_describe(train_data, test_data, num_epochs)))
     rows = []
     for epoch in range(1, num_epochs + 1):  # epochs count from 1 (printout, history, plots)
         try:
-            row = run_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress,
-                            scaler)
+            row = run_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress)
         except _Diverged as stop:
             print(stop.args[0])
             break
@@ -193,6 +133,8 @@ def _history(rows):
 
 
 def _train_epoch(train_data, test_data, net, loss, trainer, ctx, epoch, progress, scaler=None):
+    """One epoch's row. scaler: MXNet's AMP module, which scales the loss before the backward pass
+    (benchmarks/mixed_precision.py), or None."""
     total_loss = nd.zeros((1,), ctx=ctx)
     correct = nd.zeros((1,), ctx=ctx)
     count, batches, pending = 0, 0, None
