@@ -89,6 +89,15 @@ def subset_indices(total, n, seed):
     return np.random.default_rng(seed).permutation(total)[:n]
 
 
+def case_network(case, cfg, models):
+    """(network, hyperparameters, resize, train examples, test examples) of a training case, the
+    same for both sides; models: what builds the network (the course's lenet()/alexnet() on both)."""
+    if case == 'lenet28':
+        return models.lenet(), LENET, None, cfg['lenet_train'], cfg['lenet_test']
+    hp = dict(ALEXNET, batch_size=cfg['alexnet_batch_size'])
+    return models.alexnet(), hp, 224, cfg['alexnet_batches'] * hp['batch_size'], ALEXNET['test_examples']
+
+
 def seed_everything(mx, seed):
     import random
     import numpy as np
@@ -137,11 +146,7 @@ def course_trial(case, cfg, seed, amp=False):
                                                  test_examples=128, seed=seed)
         out['setup_seconds'] = time.perf_counter() - start
         return {**out, **time_loader(train, cfg['loader_batches'])}
-    if case == 'lenet28':
-        net, hp, resize, n_train, n_test = utils.lenet(), LENET, None, cfg['lenet_train'], cfg['lenet_test']
-    else:
-        net, hp, resize = utils.alexnet(), dict(ALEXNET, batch_size=cfg['alexnet_batch_size']), 224
-        n_train, n_test = cfg['alexnet_batches'] * hp['batch_size'], ALEXNET['test_examples']
+    net, hp, resize, n_train, n_test = case_network(case, cfg, utils)
     train, test = utils.load_data_fashion_mnist(hp['batch_size'], resize=resize, root=folder,
                                                 train_examples=n_train, test_examples=n_test,
                                                 seed=seed)
@@ -265,11 +270,7 @@ def d2l_trial(case, cfg, seed):
                                                     resize=LOADER['resize'], test_examples=128)
         out['setup_seconds'] = time.perf_counter() - start
         return {**out, **time_loader(train_iter, cfg['loader_batches'])}
-    if case == 'lenet28':
-        net, hp, resize, n_train, n_test = models.lenet(), LENET, None, cfg['lenet_train'], cfg['lenet_test']
-    else:
-        net, hp, resize = models.alexnet(), dict(ALEXNET, batch_size=cfg['alexnet_batch_size']), 224
-        n_train, n_test = cfg['alexnet_batches'] * hp['batch_size'], ALEXNET['test_examples']
+    net, hp, resize, n_train, n_test = case_network(case, cfg, models)
     train_iter, test_iter = d2l_load_data_fashion_mnist(d2l, gluon, folder, seed, hp['batch_size'],
                                                         resize, n_train, n_test)
     timed_train = Timed(train_iter, lambda: None)
