@@ -7,10 +7,9 @@ workers need no shared folder. Dask is used, rather than a queue of our own, for
 several machines needs: workers that join or leave, and a task whose worker is lost running again
 on another (Dask's scheduler re-runs it; each task yields one result, so no row is lost or doubled).
 
-Each grading process (this one, or a Dask worker process) has its own batch.Sweeper, which cleans
-the host's shared folders after its own sandboxes. Several worker processes on one machine
-(`--workers N`) cannot remove each other's live files that way: a running sandbox has private
-/tmp, /var/tmp, /dev/shm and IPC namespace, so nothing of it is in the host's shared folders.
+Several worker processes on one machine (`--workers N`) share nothing of their sandboxes: each
+sandbox has private /tmp, /var/tmp, /dev/shm and IPC namespace, so nothing of it is in the host's
+shared folders, and its read-only images are shared under a lock (grading/sandbox_image.py).
 """
 import hashlib
 from concurrent.futures import ThreadPoolExecutor, as_completed

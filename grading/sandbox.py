@@ -1,34 +1,27 @@
 """Run one untrusted notebook in a throw-away sandbox, with limits, and hand back plain data.
 
-Used by `grading.grade`. The isolation is bubblewrap's (Debian package `bubblewrap`) with a
-seccomp filter from libseccomp; this module only decides what goes in:
-- `sandbox_limits`: a user id of its own for every concurrent submission (61184-65519, systemd's
-  range for dynamic users: process limits and key quotas are per submission) and one cgroup for
-  all its processes (memory limit, tmpfs pages included; pids limit);
-- `sandbox_launch`: joins those cgroups and a new empty session keyring, sets the resource
-  limits, then becomes bwrap (arguments through `--args FD`: no host path on a command line);
-- `sandbox_image`: the Python installation, the virtual environment and the data folders as
-  squashfs images of their own, mounted read-only once and cached (so that mountinfo shows no
-  host path);
-- `sandbox_bwrap`: the file system inside (system, Python and data read-only at neutral paths;
-  size-capped tmpfs for the submission's folder /work, /tmp, /var/tmp, /dev/shm; own /proc, no
-  /sys/fs/cgroup), new PID, network, IPC, UTS and cgroup namespaces;
-- `sandbox_seccomp`: denies keyrings, ptrace, bpf, perf, userfaultfd, mounts and new (user)
-  namespaces, after Docker's and Podman's default profiles;
-- `sandbox_worker` (runs inside): becomes the submission's user and runs the notebook
-  (grading/notebook_run.py), whose variables come back as plain data (grading/exported.py).
-What the kernel then guarantees, and this code no longer polices: every process the submission
-starts lives in the PID namespace, and dies when its first process (bwrap's init) dies, which
-dies with bwrap (`--die-with-parent`); its SysV IPC objects die with the IPC namespace; it can
-write nowhere but tmpfs mounts that vanish with the mount namespace, so nothing it writes is
-left on the host (tests/test_sandbox_isolation.py and tests/test_grading_hostile.py prove each).
-
-Everything the grader keeps comes through one file it opened before starting the sandbox and
-hands to the worker as a descriptor (`read_channel`): the kernel never holds it (the worker is
-not dumpable and the descriptor is closed on exec), and no file of the sandbox is ever read.
+The isolation is bubblewrap's (Debian package `bubblewrap`) with a seccomp filter from libseccomp;
+these modules only decide what goes in: `sandbox_limits` (a user id of its own per concurrent
+submission, 61184-65519; one memory and pids cgroup for all its processes), `sandbox_launch`
+(joins the cgroups and a new empty session keyring, sets resource limits, becomes bwrap, whose
+arguments come through `--args FD`), `sandbox_image` (Python, venv and data as squashfs images,
+so mountinfo names no host path), `sandbox_bwrap` (the file system inside and the namespaces:
+PID, network, IPC, UTS, cgroup), `sandbox_seccomp` (no keyrings, ptrace, bpf, perf, mounts or new
+namespaces) and `sandbox_worker` (inside: becomes the submission's user, runs the notebook with
+grading/notebook_run.py; the variables come back as plain data, grading/exported.py).
+What the kernel guarantees, and no code here polices: every process the submission starts lives
+in the PID namespace, which dies with bwrap's init (and that with bwrap: --die-with-parent;
+`_wait` waits for it); its
+SysV IPC dies with the IPC namespace; it can write nowhere but tmpfs mounts that vanish with the
+mount namespace (tests/test_sandbox_isolation.py and tests/test_grading_hostile.py prove each).
+Everything the grader keeps comes through one file it opened before starting the sandbox and hands
+to the worker as a descriptor (`read_channel`): the kernel never holds it (the worker is not
+dumpable, the descriptor is closed on exec), and no file of the sandbox is ever read.
 """
 import json
 import os
+import re
+import select
 import shutil
 import subprocess
 import sys
@@ -116,15 +109,17 @@ def _cell_times(summary):
 
 
 def _start(config, mounts, files, base, channel, group):
-    """Start the launcher (which becomes bwrap); returns (Popen, its output file)."""
+    """Start the launcher (which becomes bwrap); returns (Popen, its output file, a pidfd of the
+    sandbox's init or None, bwrap's status pipe)."""
     if not _SECCOMP:
         _SECCOMP.append(sandbox_seccomp.seccomp_bpf())
     fds = {path: layout.memfd('grader-file', data.encode() if isinstance(data, str) else data)
            for path, data in {**files, **mounts.files}.items()}
     seccomp_fd = layout.memfd('grader-seccomp', _SECCOMP[0])
+    status_read, status_write = os.pipe()
     args = layout.bwrap_args(uid=config['uid'], mounts=mounts, seccomp_fd=seccomp_fd,
                              work_bytes=config['work_bytes'], scratch_bytes=config['scratch_bytes'],
-                             data_fds=fds)
+                             data_fds=fds) + ['--json-status-fd', str(status_write)]
     args_fd = layout.memfd('grader-args', b''.join(a.encode() + b'\0' for a in args))
     rlimits = {'RLIMIT_AS': [config['memory_bytes']] * 2, 'RLIMIT_CORE': [0, 0],
                'RLIMIT_CPU': [config['total_timeout'] + 60, config['total_timeout'] + 65],
@@ -136,20 +131,39 @@ def _start(config, mounts, files, base, channel, group):
                json.dumps(settings), bwrap_path() or 'bwrap', '--args', str(args_fd), '--',
                mounts.python, '-I', '-B', '/grader/worker.py']
     out = open(os.path.join(base, 'worker.err'), 'w+b')
-    opened = [seccomp_fd, args_fd, *fds.values()]
+    opened = [seccomp_fd, args_fd, status_write, *fds.values()]
+    status = os.fdopen(status_read, 'rb')
     try:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=base,
                                 start_new_session=True, pass_fds=(channel, *opened),
                                 env={'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8'})
+    except BaseException:
+        status.close()
+        out.close()
+        raise
     finally:
         for fd in opened:
             os.close(fd)
-    return proc, out
+    return proc, out, _namespace_init(status), status
 
 
-def _wait(proc, err, total_timeout):
-    """(hard timeout?, the worker's stderr tail). bwrap returns once its PID namespace is empty;
-    killed, it takes the namespace with it (its init dies with it: --die-with-parent)."""
+def _namespace_init(status):
+    """A pidfd of the sandbox's init (PID 1 inside), whose end is the end of every process of the
+    sandbox: bwrap names it in its JSON status while it is still bwrap's unreaped child."""
+    for line in status:
+        found = re.search(rb'"child-pid": *([0-9]+)', line)
+        if found:
+            try:
+                return os.pidfd_open(int(found.group(1)))
+            except OSError:  # already gone
+                return None
+    return None  # bwrap failed before making the sandbox
+
+
+def _wait(proc, err, init, total_timeout):
+    """(hard timeout?, the worker's stderr tail). bwrap returns when the worker ends; its init
+    then dies with it (--die-with-parent) and the kernel empties the PID namespace, which this
+    waits for (a daemon of the submission is gone when run_notebook returns)."""
     try:
         # Kernel start-up and the export get their own minute on top of the notebook's time.
         proc.wait(total_timeout + 60)
@@ -158,6 +172,9 @@ def _wait(proc, err, total_timeout):
         proc.kill()
         proc.wait()
         hard_timeout = True
+    if init is not None:
+        select.select([init], [], [], 30)
+        os.close(init)
     err.seek(0, os.SEEK_END)
     err.seek(max(0, err.tell() - 4000))
     return hard_timeout, err.read().decode('utf-8', 'replace')
@@ -218,9 +235,9 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
         files = {inside: open(os.path.join(HERE, name), 'rb').read() for inside, name in WORKER_FILES.items()}
         files.update({'/grader/input.tar': layout.input_archive(notebook_text, notebook_name, copy_dirs),
                       '/grader/config.json': json.dumps(config), **layout.identity_files(config['uid'])})
-        proc, err = _start(config, mounts, files, base, channel, group)
-        with err:
-            hard_timeout, stderr_tail = _wait(proc, err, total_timeout)
+        proc, err, init, status = _start(config, mounts, files, base, channel, group)
+        with err, status:
+            hard_timeout, stderr_tail = _wait(proc, err, init, total_timeout)
         records, channel_error = ({}, 'the run hit the hard time limit') if hard_timeout else read_channel(channel)
         summary, exported, why = _keep(records, private_dir, keep_executed)
         if summary is not None:
@@ -238,7 +255,7 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
         if channel is not None:
             os.close(channel)
         if group:
-            group.remove()  # empty once bwrap is gone; after a hard timeout, within milliseconds
+            group.remove()  # empty by now (see _wait)
         if claim:
             os.close(claim[1])
         shutil.rmtree(base)  # only the grader's own files: the channel and bwrap's output

@@ -1,19 +1,15 @@
 """The sandbox's read-only runtime (Python, virtual environment, data) as file systems of its own.
 
 A bind mount shows in /proc/self/mountinfo (4th field) the bound folder's path inside its file
-system: bound from the host, the Python installation, the venv and the data would show where
-they live (/root/.pyenv/..., the checkout's .venv, the data folder). Bound from a squashfs image
-(`mksquashfs`, Debian package squashfs-tools) mounted read-only through a loop device, they show
-the image's own paths (/python, /venv/lib, /data) and the source /dev/loopN; the kernel does the
-rest (no daemon, pages shared by every sandbox).
+system: bound from the host, the Python installation, the venv and the data would show where they
+live. Bound from a squashfs image (`mksquashfs`, Debian package squashfs-tools) mounted read-only
+through a loop device, they show the image's paths (/python, /venv/lib, /data) and /dev/loopN.
 
-Images live in CACHE, one per content (the key hashes every file's path, size, mtime and mode, so
-a changed venv makes a new image), each mounted at CACHE/KEY.mnt and kept for later batches. One
-grader at a time makes or mounts an image (an exclusive lock); an image is written under a
-temporary name and renamed once complete, so a half-written image is never mounted. A grader
-holds a shared lock on the images it uses; images no grader holds and none used for a day are
-unmounted and deleted. Without root, a loop device or mksquashfs, the sandbox binds the host
-folders as before (`problem()` says so, once per batch).
+Images live in CACHE, one per content (a hash of every file's path, size, mtime and mode: a changed
+venv makes a new image), each mounted at CACHE/KEY.mnt and kept for later batches. One grader at
+a time makes or mounts an image (an exclusive lock), writing it under a temporary name renamed
+once complete: a half-written image is never mounted. A grader holds a shared lock on the images
+it uses; those no grader holds and none used for a day are unmounted and deleted.
 """
 import fcntl
 import hashlib
@@ -26,6 +22,7 @@ import time
 
 CACHE = '/var/cache/grading-sandbox'
 UNUSED_SECONDS = 24 * 3600
+CAP_SYS_ADMIN = 21
 _HELD = {}                   # key -> its shared-lock descriptor, for this process's lifetime
 _KEYS = {}                   # (sources, excluded) -> key: the content is hashed once per process
 _LOCK = threading.Lock()     # the threads of one grader (--jobs) make an image once
@@ -36,10 +33,13 @@ def tool(name):
 
 
 def problem():
-    """None when images can be used here, else the sentence the grader says once per batch."""
+    """None when images can be mounted here, else the sentence the grader says once per batch
+    (the sandbox then binds the host folders)."""
+    with open('/proc/self/status') as f:
+        capabilities = int(next(line.split()[1] for line in f if line.startswith('CapEff:')), 16)
     missing = [what for what, ok in (
-        ('root (mounting needs it)', os.geteuid() == 0),
-        ('a loop device (/dev/loop-control)', os.path.exists('/dev/loop-control')),
+        ('root (mounting needs CAP_SYS_ADMIN)', os.geteuid() == 0 and capabilities >> CAP_SYS_ADMIN & 1),
+        ('a loop device (/dev/loop-control)', os.access('/dev/loop-control', os.R_OK | os.W_OK)),
         ('mksquashfs (Debian/Ubuntu: apt-get install squashfs-tools)', tool('mksquashfs')),
         ('bwrap', tool('bwrap'))) if not ok]
     if not missing:
@@ -51,23 +51,20 @@ def problem():
 
 def content_key(sources, excluded):
     """A hash of the names, sizes, mtimes and modes of every file the image would hold."""
-    digest = hashlib.sha256(repr((sorted(sources), sorted(excluded))).encode())
-    for name in sorted(sources):
-        for folder, dirs, files in os.walk(sources[name]):
-            rel = os.path.relpath(folder, sources[name])
+    digest = hashlib.sha256(repr((sorted(sources.items()), sorted(excluded))).encode())
+    for name, top in sorted(sources.items()):
+        for folder, dirs, files in os.walk(top) if os.path.isdir(top) else [(top, [], [])]:
+            rel = os.path.relpath(folder, top)
             dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(name, rel, d)) not in excluded)
             for entry in [folder] + [os.path.join(folder, f) for f in sorted(files)]:
                 info = os.lstat(entry)
                 digest.update(f'{entry}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\n'.encode())
-        if not os.path.isdir(sources[name]):
-            info = os.stat(sources[name])
-            digest.update(f'{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\n'.encode())
     return digest.hexdigest()[:32]
 
 
 def mounted(sources, excluded=()):
-    """The mount point of a read-only image holding each host path of `sources` ({path inside
-    the image: host path}) minus `excluded` (paths inside); made and mounted if need be."""
+    """The mount point of a read-only image that holds each host path of `sources` ({path inside
+    the image: host path}) but `excluded` (paths inside); made and mounted if need be."""
     excluded = {os.path.normpath(p) for p in excluded}
     with _LOCK:
         asked = (tuple(sorted(sources.items())), tuple(sorted(excluded)))
@@ -97,23 +94,18 @@ def mounted(sources, excluded=()):
 
 def _build(sources, excluded, image):
     """mksquashfs of a staging folder where bwrap binds each source at its path inside the image
-    (mksquashfs names its sources by their base names). Uncompressed: made fast, read fast."""
+    (mksquashfs itself names its sources by their base names). Uncompressed: made and read fast."""
     started = time.monotonic()
-    print('grader: making the sandbox\'s read-only image of ' + ', '.join(sorted(sources)) +
-          ' (once per change of its content)', file=sys.stderr, flush=True)
-    stage, partial = os.path.join(CACHE, 'stage'), f'{image}.partial-{os.getpid()}'
+    print(f"grader: making the sandbox's read-only image of {', '.join(sorted(sources))} (once per "
+          f"change of their content)", file=sys.stderr, flush=True)
+    stage, partial = os.path.join(CACHE, 'stage'), f'{image}.partial'  # one builder at a time
     os.makedirs(stage, exist_ok=True)
     command = [tool('bwrap'), '--ro-bind', '/', '/', '--bind', CACHE, CACHE, '--tmpfs', stage]
     for inside, host in sorted(sources.items()):
         command += ['--ro-bind', host, os.path.join(stage, inside)]
-    command += [tool('mksquashfs'), stage, partial, '-noI', '-noD', '-noF', '-noX', '-no-xattrs',
-                '-all-root', '-quiet', '-no-progress'] + (['-e', *sorted(excluded)] if excluded else [])
-    try:
-        _run(command)
-        os.rename(partial, image)  # complete, or not there at all
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    _run(command + [tool('mksquashfs'), stage, partial, '-noappend', '-noI', '-noD', '-noF', '-noX', '-no-xattrs',
+                    '-all-root', '-quiet', '-no-progress'] + (['-e', *sorted(excluded)] if excluded else []))
+    os.rename(partial, image)  # complete, or not there at all
     print(f'grader: image made in {time.monotonic() - started:.1f} s', file=sys.stderr, flush=True)
 
 
@@ -123,20 +115,19 @@ def _drop_unused():
         key, ext = os.path.splitext(name)
         if ext != '.lock' or key in _HELD:
             continue
-        path = os.path.join(CACHE, name)
-        with open(path) as lock:
+        with open(os.path.join(CACHE, name)) as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # another grader uses it
             if time.time() - os.fstat(lock.fileno()).st_mtime < UNUSED_SECONDS:
                 continue
-            mount_point = os.path.join(CACHE, f'{key}.mnt')
-            if _is_mount_point(mount_point):
-                _run([tool('umount'), '--lazy', mount_point])  # sandboxes still running keep their copy
-            for leftover in (f'{key}.sqfs', f'{key}.mnt', name):
-                leftover = os.path.join(CACHE, leftover)
-                (os.rmdir if os.path.isdir(leftover) else os.unlink)(leftover)
+            if _is_mount_point(os.path.join(CACHE, f'{key}.mnt')):  # running sandboxes keep their copy
+                _run([tool('umount'), '--lazy', os.path.join(CACHE, f'{key}.mnt')])
+            for leftover in (f'{key}.sqfs', f'{key}.sqfs.partial', f'{key}.mnt', name):
+                path = os.path.join(CACHE, leftover)
+                if os.path.lexists(path):
+                    (os.rmdir if os.path.isdir(path) else os.unlink)(path)
 
 
 def _is_mount_point(path):
@@ -147,6 +138,5 @@ def _is_mount_point(path):
 def _run(command):
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise OSError(f"could not make the sandbox's read-only image ({os.path.basename(command[0])} said: "
-                      f"{(done.stderr or done.stdout).strip()[-500:]}); free disk space under {CACHE}, "
-                      f"or install squashfs-tools")
+        raise OSError(f"could not make or mount the sandbox's read-only image ({' '.join(command[:3])}...: "
+                      f"{(done.stderr or done.stdout).strip()[-500:]}); is there disk space under {CACHE}?")

@@ -1,8 +1,9 @@
 """The bubblewrap sandbox (grading/sandbox*.py) against the classes a hostile review found:
 kernel keyrings, a full disk, one user for every sandbox (thread limits), the output cap
-(display updates), host information in /proc, mountinfo and /sys/fs/cgroup, seccomp-denied calls,
-a linked .venv; and the epilogue and export the grader builds on. Each notebook here imports no
-MXNet: a run costs a kernel start (a few seconds).
+(display updates), host paths in /proc (mountinfo, cmdline, environ, cwd) and /sys/fs/cgroup, a
+daemon that would outlive its sandbox, seccomp-denied calls, a linked .venv, the read-only images
+(made once per content, never half-written); and the epilogue and export the grader builds on.
+Each notebook here imports no MXNet: a run costs a kernel start (a few seconds).
 """
 import ctypes
 import errno
@@ -328,3 +329,39 @@ def test_the_course_modules_the_probe_imports_are_read_only_to_the_submission(tm
     attempts = ns['attempts']
     assert attempts.pop('own folder') == 'done'
     assert all(result != 'done' for result in attempts.values()), attempts
+
+
+@pytest.mark.skipif(sandbox_image.problem() is not None, reason='images need root, a loop device and mksquashfs')
+def test_an_image_is_made_once_per_content_and_never_mounted_half_written(tmp_path, monkeypatch):
+    cache, source = tmp_path / 'cache', tmp_path / 'data'
+    monkeypatch.setattr(sandbox_image, 'CACHE', str(cache))
+    source.mkdir()
+    (source / 'a.txt').write_text('one')
+    held = set(sandbox_image._HELD)
+    try:
+        first = sandbox_image.mounted({'data': str(source)})
+        assert open(os.path.join(first, 'data', 'a.txt')).read() == 'one'
+        assert sandbox_image.mounted({'data': str(source)}) == first
+        (source / 'a.txt').write_text('two')  # a changed venv or data folder: a new image
+        sandbox_image._KEYS.clear()
+        second = sandbox_image.mounted({'data': str(source)})
+        assert second != first and open(os.path.join(second, 'data', 'a.txt')).read() == 'two'
+        half = tmp_path / 'half-mksquashfs'  # writes part of an image, then fails
+        half.write_text('#!/bin/sh\necho half-written > "$2"\nexit 1\n')
+        half.chmod(0o755)
+        real_tool = sandbox_image.tool
+        monkeypatch.setattr(sandbox_image, 'tool', lambda name: str(half) if name == 'mksquashfs' else real_tool(name))
+        (source / 'b.txt').write_text('three')
+        sandbox_image._KEYS.clear()
+        with pytest.raises(OSError, match="could not make or mount the sandbox's read-only image"):
+            sandbox_image.mounted({'data': str(source)})
+        assert len(list(cache.glob('*.sqfs'))) == 2 and len(list(cache.glob('*.sqfs.partial'))) == 1
+        monkeypatch.setattr(sandbox_image, 'tool', real_tool)
+        third = sandbox_image.mounted({'data': str(source)})  # made again, whole
+        assert sorted(os.listdir(os.path.join(third, 'data'))) == ['a.txt', 'b.txt']
+        assert not list(cache.glob('*.sqfs.partial'))
+    finally:
+        sandbox_image._KEYS.clear()
+        for key in set(sandbox_image._HELD) - held:
+            os.close(sandbox_image._HELD.pop(key))
+            subprocess.run(['umount', str(cache / f'{key}.mnt')], check=False)
