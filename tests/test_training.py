@@ -220,3 +220,37 @@ def test_the_progress_bar_is_on_by_default_and_off_for_the_book_build(monkeypatc
     assert training._progress(10, 'epoch 0', None) is None
     assert training._progress(10, 'epoch 0', False) is None
 
+
+
+def test_the_im2col_lenets_of_the_variant_benchmark_compute_the_chapters_lenet():
+    """benchmarks/lenet_variants.py times im2col rewrites of LeNet as 'the same network': with
+    utils.lenet()'s parameters loaded they give its outputs and its parameter gradients."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / 'benchmarks' / 'lenet_variants.py'
+    spec = importlib.util.spec_from_file_location('lenet_variants', path)
+    variants = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(variants)
+    mx.random.seed(0)
+    X, y = nd.random.uniform(shape=(3, 1, 28, 28)), nd.array([1, 4, 7])
+    reference = utils.lenet()
+    reference.initialize(init.Xavier())
+    reference(X)
+    for name in ('im2col-fc', 'im2col-dot'):
+        net = variants.build(utils, name)
+        net.initialize()
+        net(X)  # the dense layers' shapes are inferred on the first call
+        for (key, mine), theirs in zip(net.collect_params().items(),
+                                       reference.collect_params().values()):
+            assert mine.shape == theirs.shape, key
+            mine.set_data(theirs.data())
+        net.hybridize()
+        gradients = []
+        for model in (net, reference):
+            with mx.autograd.record():
+                loss = gluon.loss.SoftmaxCrossEntropyLoss()(model(X), y)
+            loss.backward()
+            gradients.append([p.grad().asnumpy() for p in model.collect_params().values()])
+        np.testing.assert_allclose(net(X).asnumpy(), reference(X).asnumpy(), rtol=1e-4, atol=1e-5)
+        for mine, theirs in zip(*gradients):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-5)

@@ -1,0 +1,170 @@
+"""LeNet's training step computed different ways: which costs least on this CPU (issue 19).
+
+The `lenet28` case of vs_d2l.py (chapter 1's LeNet, batch 256, 28x28, SGD lr 0.5) trained on the
+same real batches by each variant, each in its own process, once with one OpenMP thread and once
+with two. Per variant it prints:
+
+  cpu ms/batch   process CPU time per batch with ONE thread: the work itself. It hardly depends on
+                 what other programs do (one thread never waits for a second one), so it compares
+                 variants on a shared machine where wall times do not;
+  wall ms/batch  median wall time per batch over chunks of batches, with 1 and with 2 threads
+                 (`utils` gives MXNet one thread per physical core: 2 here). Depends on the load;
+  same function  largest difference of the network's outputs from `utils.lenet()`'s on one batch,
+                 both with the same parameters ('-': a different network, for timing only).
+
+Variants:
+  gluon-static      utils.lenet() hybridized with static memory (what utils.train runs today)
+  gluon-imperative  utils.lenet() not hybridized (as d2l's chapters run it)
+  mkldnn-off        gluon-static with MXNET_MKLDNN_ENABLED=0 (MXNet's im2col + OpenBLAS GEMM)
+  im2col-fc         both convolutions as im2col + one FullyConnected GEMM, same parameters
+  im2col-dot        both as im2col + one dot over the whole batch (the weight gradient becomes
+                    one GEMM whose inner size is batch x positions), same parameters
+  channels-16       NOT the same network: 32 and 64 channels, multiples of 16. MXNet 1.9 only
+                    accepts oneDNN layouts of the array's own size, so for 20 and 50 channels
+                    oneDNN's blocked direct convolutions (which pad to 16) are refused and its
+                    im2col + GEMM kernel runs; this shows what zero-padding the channels to 16
+                    could at best give.
+
+    .venv/bin/python benchmarks/lenet_variants.py                 # ~5 minutes on 2 idle cores
+    .venv/bin/python benchmarks/lenet_variants.py --batches 8 --chunks 2   # a check
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault('FASHION_MNIST_DIR', str(ROOT.parent / 'shared' / 'fashion-mnist'))
+VARIANTS = ('gluon-static', 'gluon-imperative', 'mkldnn-off', 'im2col-fc', 'im2col-dot',
+            'channels-16')
+
+
+def im2col_conv(nn, how):
+    """A Conv2D (stride 1, no padding; LeNet's) computed as im2col + one matrix product.
+
+    Same parameters (names, shapes) as nn.Conv2D, so it loads utils.lenet()'s parameters."""
+    class Im2colConv2D(nn.Conv2D):
+        def hybrid_forward(self, F, x, weight, bias=None):
+            kh, kw = self._kwargs['kernel']
+            cout = self._channels
+            cols = F.im2col(x, kernel=(kh, kw))                        # (N, C*kh*kw, positions)
+            if how == 'fc':
+                out = F.FullyConnected(F.transpose(cols, axes=(0, 2, 1)), weight.reshape((cout, -1)),
+                                       bias, num_hidden=cout, flatten=False)  # (N, positions, C')
+                out = F.transpose(out, axes=(0, 2, 1))
+            else:
+                out = F.dot(weight.reshape((cout, -1)), F.swapaxes(cols, 0, 1))  # (C', N, positions)
+                out = F.broadcast_add(F.swapaxes(out, 0, 1), bias.reshape((1, -1, 1)))
+            # the output's height and width, taken from a one-channel slice of the input
+            ref = F.slice(x, begin=(None, 0, 0, 0), end=(None, 1, 1 - kh, 1 - kw))
+            out = F.reshape_like(out, ref, lhs_begin=2, lhs_end=3, rhs_begin=2, rhs_end=4)
+            return self.act(out)
+    return Im2colConv2D
+
+
+def build(utils, variant):
+    nn = utils.mx.gluon.nn
+    if variant in ('im2col-fc', 'im2col-dot'):
+        conv = im2col_conv(nn, variant.split('-')[1])
+        channels = ((20, 5, 1), (50, 3, 20))
+    elif variant == 'channels-16':
+        conv, channels = nn.Conv2D, ((32, 5, 1), (64, 3, 32))
+    else:
+        return utils.lenet()
+    net = nn.HybridSequential()
+    for out, kernel, inputs in channels:
+        net.add(conv(channels=out, kernel_size=kernel, activation='relu', in_channels=inputs),
+                nn.MaxPool2D(pool_size=2, strides=2))
+    net.add(nn.Flatten(), nn.Dense(128, activation='relu'), nn.Dense(10))
+    return net
+
+
+def trial(variant, batches, chunks, seed=0):
+    """One variant in this process: (cpu ms/batch, median wall ms/batch, same-function difference)."""
+    sys.path.insert(0, str(ROOT))
+    import utils
+    mx = utils.mx
+    nd, autograd, gluon = mx.nd, mx.autograd, mx.gluon
+    mx.random.seed(seed)
+    train, _ = utils.load_data_fashion_mnist(256, train_examples=256 * batches, test_examples=256,
+                                             ctx=mx.cpu(), seed=seed)
+    reference = utils.lenet()
+    reference.initialize(mx.init.Xavier())
+    X0 = next(iter(train))[0]
+    net = build(utils, variant)
+    net.initialize(mx.init.Xavier())
+    difference = None
+    if variant != 'channels-16':
+        path = os.path.join(os.environ.get('TMPDIR', '/tmp'), f'lenet_variants_{os.getpid()}.params')
+        reference(X0)
+        reference.save_parameters(path)
+        net.load_parameters(path)
+        os.remove(path)
+        difference = float(nd.abs(net(X0) - reference(X0)).max().asscalar())
+    if variant != 'gluon-imperative':
+        net.hybridize(static_alloc=True, static_shape=True)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.5})
+
+    def chunk():
+        """ms per batch (CPU, wall) of one pass over the batches, as utils.train runs them."""
+        nd.waitall()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for X, y in train:
+            with autograd.record():
+                batch_loss = loss(net(X), y)
+            batch_loss.backward()
+            trainer.step(X.shape[0])
+        nd.waitall()
+        return (1000 * (time.process_time() - cpu) / batches,
+                1000 * (time.perf_counter() - wall) / batches)
+    chunk()  # warm-up: graph built, memory planned, oneDNN kernels generated
+    runs = sorted(chunk() for _ in range(chunks))
+    walls = sorted(r[1] for r in runs)
+    return dict(cpu_ms=min(r[0] for r in runs), wall_ms=walls[len(walls) // 2],
+                difference=difference, load=os.getloadavg()[0])
+
+
+def run(variant, threads, batches, chunks):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MXNET_STORAGE_FALLBACK_LOG_VERBOSE='0')
+    if variant == 'mkldnn-off':
+        env['MXNET_MKLDNN_ENABLED'] = '0'
+    cmd = [sys.executable, __file__, '--trial', variant, '--batches', str(batches),
+           '--chunks', str(chunks)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{variant} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--variants', default=','.join(VARIANTS), help=f'comma list of {VARIANTS}')
+    parser.add_argument('--batches', type=int, default=20, help='batches per chunk (default 20)')
+    parser.add_argument('--chunks', type=int, default=5, help='timed chunks per run (default 5)')
+    parser.add_argument('--trial', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.trial:
+        print(json.dumps(trial(args.trial, args.batches, args.chunks)))
+        return
+    variants = [v for v in args.variants.split(',') if v]
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s) {sorted(unknown)}; choose from {VARIANTS}")
+    print(f"LeNet, batch 256, {args.chunks} chunks of {args.batches} batches per run; "
+          f"load average at the start {os.getloadavg()[0]:.2f}\n")
+    print('| variant | cpu ms/batch (1 thread) | wall ms/batch, 1 thread | wall ms/batch, 2 threads '
+          '| same function (largest output difference) | load average at the end |')
+    print('|---|---|---|---|---|---|')
+    for variant in variants:
+        one, two = run(variant, 1, args.batches, args.chunks), run(variant, 2, args.batches, args.chunks)
+        same = '-' if one['difference'] is None else f"{one['difference']:.1e}"
+        print(f"| {variant} | {one['cpu_ms']:.1f} | {one['wall_ms']:.1f} | {two['wall_ms']:.1f} "
+              f"| {same} | {two['load']:.1f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
