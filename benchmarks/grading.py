@@ -101,37 +101,6 @@ def breakdown(out, name):
     return [], 0.0
 
 
-def profile_one(name, nb_file, data, profile):
-    """Where the time of one submission goes: the sandbox run (kernel start, code cells, export,
-    the rest) and the tests' process, measured by calling the grader's own functions."""
-    from grading import sandbox
-    from grading.assignment import find_assignment
-    from grading.submission import read_submission
-    from grading.testproc import run_tests
-    text, why = read_submission(str(nb_file))
-    assignment = find_assignment(name)
-    memory = 6144 * 2**20
-    with tempfile.TemporaryDirectory(prefix='bench-profile-') as tmp:
-        t0 = time.monotonic()
-        run = sandbox.run_notebook(text, 'submission.ipynb', cell_timeout=300, total_timeout=900,
-                                   memory_bytes=memory, copy_dirs=[str(ROOT / 'utils')], read_only=[data],
-                                   env={'COURSE_PROFILE': profile, 'FASHION_MNIST_DIR': data},
-                                   private_dir=os.path.join(tmp, 'export'))
-        t1 = time.monotonic()
-        results, _, problem = run_tests(assignment, Path(tmp) / 'export', exported=run['exported'],
-                                              timeout=300, memory_bytes=memory, profile=profile)
-        t2 = time.monotonic()
-    s = run['summary'] or {}
-    cells = sorted(((sec, i) for i, sec in run['cell_times']), reverse=True)
-    in_cells = sum(sec for sec, _ in cells)
-    start, export = s.get('kernel_start_seconds', 0), s.get('export_seconds', 0)
-    top = ', '.join(f'code cell {i} {sec:.1f} s' for sec, i in cells[:3])
-    print(f'{name}, one solution, where the time goes: sandbox run {t1 - t0:.1f} s = kernel start '
-          f'{start:.1f} + code cells {in_cells:.1f} (slowest: {top}) + export {export:.1f} + the rest '
-          f'(worker start, sandbox set-up and clean-up) {t1 - t0 - start - in_cells - export:.1f}; '
-          f'then the tests\' process {t2 - t1:.1f} s{" (" + problem + ")" if problem else ""}')
-
-
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--exercises', nargs='+', default=['exercise_1', 'exercise_2', 'exercise_3', 'exercise_4'],
@@ -143,8 +112,11 @@ def parse(argv):
     p.add_argument('--workers', type=int, nargs='*', default=[2],
                    help='local Dask cluster sizes, --workers values (default 2)')
     p.add_argument('--profile', default='smoke')
+    p.add_argument('--phases', action='store_true',
+                   help="also grade the first exercise's solutions once more in this process, at the "
+                        "first --jobs value, timing each phase of the grader (benchmarks/grading_phases.py)")
     p.add_argument('--profile-one', action='store_true',
-                   help='also time the parts of one solution of the first exercise (one more run)')
+                   help='also time the phases of one solution of the first exercise alone (--jobs 1)')
     p.add_argument('--keep', metavar='DIR', help='grade into DIR and keep it (default: a temporary folder)')
     return p.parse_args(argv)
 
@@ -210,10 +182,15 @@ def main(argv=None):
     print('|---|---|---|---|---|---|---|')
     for name, kind, engine, count, per, median, full in table:
         print(f'| {name} | {kind} | {engine} | {count} | {per:.1f} | {median:.0f} | {full} |')
-    if args.profile_one and not args.tiny:
+    if (args.phases or args.profile_one) and not args.tiny:
+        sys.path.insert(0, str(ROOT))  # the grader's package, before this script's own folder
+        import grading_phases
+        os.environ['FASHION_MNIST_DIR'] = data
+        copies, jobs = (1, 1) if args.profile_one else (args.copies, args.jobs[0])
         with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
-            build(names[0][0], 1, Path(tmp) / 'nb')
-            profile_one(names[0][0], Path(tmp) / 'nb' / 'solution' / 'solution_1.ipynb', data, args.profile)
+            build(names[0][0], copies, Path(tmp) / 'nb')
+            grading_phases.measure(names[0][0], Path(tmp) / 'nb' / 'solution', Path(tmp) / 'out', jobs,
+                                   args.profile)
     print(f'\nload average after: {os.getloadavg()[0]:.2f}')
 
 

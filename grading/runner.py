@@ -66,8 +66,9 @@ def plain_record(name, assignment, status, why):
 
 
 def run_in_sandbox(job, assignment, options, runtime, private, executed, seed):
-    """A SandboxRun; with the assignment's probe run after the last cell, given `seed`."""
-    extra = {'epilogue': f'__grader_seed = {seed}\n' + assignment.probe} if assignment.probe else {}
+    """A SandboxRun; with the assignment's probe run after the last cell, given `seed` (None:
+    no probe)."""
+    extra = {'epilogue': f'__grader_seed = {seed}\n' + assignment.probe} if seed is not None else {}
     result = sandbox().run_notebook(
         job.text, notebook_place(job.text), cell_timeout=options.cell_timeout,
         total_timeout=options.timeout, memory_bytes=options.memory_bytes,
@@ -83,14 +84,17 @@ def grade_job(job, assignment, options, runtime):
     started = time.monotonic()
     private = Path(tempfile.mkdtemp(prefix='tests-', dir=runtime.scratch))
     executed = private / 'executed.ipynb' if options.keep_executed else None
-    seed = secrets.randbits(31) if assignment.probe else None
+    # The speed check's reference run needs only its cell times and status (grading/speed.py):
+    # no probe, no tests. Job.reference is set by the grader itself, never by a submission.
+    seed = secrets.randbits(31) if assignment.probe and not job.reference else None
     try:
         run = run_in_sandbox(job, assignment, options, runtime, private, executed, seed)
         outcome = describe_run(run, options.limits)
-        tests = TestRun(*run_tests(assignment, private / 'export', exported=run.exported,
-                                   timeout=options.test_timeout, memory_bytes=options.memory_bytes,
-                                   profile=options.profile, grader_seed=seed,
-                                   submission_sources=code_sources(job.text)))
+        tests = TestRun({}, {}, None) if job.reference else \
+            TestRun(*run_tests(assignment, private / 'export', exported=run.exported,
+                               timeout=options.test_timeout, memory_bytes=options.memory_bytes,
+                               profile=options.profile, grader_seed=seed,
+                               submission_sources=code_sources(job.text)))
         scores = zero_scores(assignment)
         for q, cases in tests.results.items():
             if q in scores:

@@ -107,7 +107,10 @@ def run_case(qname, i, case, points, env):
 
 
 def child_main():
-    """Read the job on stdin, print {'results': {q: [case]}, 'skipped': {...}} as JSON."""
+    """Read the job on stdin, print {'results': {q: [case]}, 'skipped': {...}, 'timings': {...}}
+    as JSON (timings: seconds of reading the export, of the grader's names, of each case)."""
+    import time
+    clock = time.monotonic()
     job = json.loads(sys.stdin.read())
     os.environ.setdefault('MPLBACKEND', 'Agg')
     sys.path.insert(0, job['sandbox_module_dir'])
@@ -116,21 +119,28 @@ def child_main():
         namespace, skipped = exported.read_exported(job['private_dir'])
     except Exception as err:  # tampered or truncated export: nothing to grade
         namespace, skipped = {}, {'(all)': f'the exported variables could not be read ({err})'[:300]}
+    timings = {'read_exported': time.monotonic() - clock}
     env = dict(namespace)
+    clock = time.monotonic()
     env.update(trusted_names(job))  # the submission cannot replace the tests' own names
-    results = {}
+    timings['grader_names'] = time.monotonic() - clock
+    results, timings['cases'] = {}, {}
     for qname, spec in job['tests'].items():
         cases = spec['suites'][0]['cases']
-        results[qname] = [run_case(qname, i, case, pts, env)
-                          for i, (case, pts) in enumerate(zip(cases, case_points(spec)))]
-    sys.stdout.write(json.dumps({'results': results, 'skipped': skipped}))
+        results[qname], timings['cases'][qname] = [], []
+        for i, (case, pts) in enumerate(zip(cases, case_points(spec))):
+            clock = time.monotonic()
+            results[qname].append(run_case(qname, i, case, pts, env))
+            timings['cases'][qname].append(round(time.monotonic() - clock, 3))
+    sys.stdout.write(json.dumps({'results': results, 'skipped': skipped, 'timings': timings}))
 
 
 # ----------------------------------------------------------------------------- the grader's side
 
 def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profile,
-              grader_seed=None, submission_sources=()):
-    """Results per question ({q: [case results]}), skipped variables, and a problem (or None)."""
+              grader_seed=None, submission_sources=(), timings=None):
+    """Results per question ({q: [case results]}), skipped variables, and a problem (or None).
+    `timings`, a dict, receives the child's timings (child_main) and the process's wall seconds."""
     if not exported:
         return {}, {}, 'the notebook\'s variables could not be read (it did not finish)'
     job = {'tests': assignment.graded_tests(), 'private_dir': str(private_dir),
@@ -145,6 +155,8 @@ def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profi
            'MPLCONFIGDIR': str(Path(private_dir) / 'mpl'), 'PYTHONDONTWRITEBYTECODE': '1'}
     if 'FASHION_MNIST_DIR' in os.environ:
         env['FASHION_MNIST_DIR'] = os.environ['FASHION_MNIST_DIR']
+    import time
+    started = time.monotonic()
     try:
         proc = subprocess.run([sys.executable, '-I', '-B', str(Path(__file__).resolve())],
                               input=json.dumps(job), capture_output=True, text=True,
@@ -153,6 +165,8 @@ def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profi
         return {}, {}, f'the tests took longer than {timeout} s'
     try:
         answer = json.loads(proc.stdout)
+        if timings is not None:
+            timings.update(answer.get('timings') or {}, process=time.monotonic() - started)
         return answer['results'], answer['skipped'], None
     except (ValueError, KeyError):
         tail = proc.stderr.strip().splitlines()[-1:] or ['no output']

@@ -427,6 +427,42 @@ def test_packed_parameters_load_into_the_course_network_and_malformed_ones_are_r
     assert not np.array_equal(evidence.sample_indices((1000,), 11, 7), evidence.sample_indices((1000,), 12, 7))
 
 
+def test_re_scoring_the_same_network_on_the_same_examples_is_computed_once(monkeypatch):
+    """Exercise 1's q1 and q2 both re-score each network on the whole smoke subsets: the second
+    time, the test process gets the same network, examples and numbers without recomputing them;
+    a sample drawn with another seed, or a score in training mode (dropout), is computed again."""
+    from types import SimpleNamespace
+    import utils
+    from utils import evidence
+    mx = utils.mx
+    mx.random.seed(0)
+    net = utils.lenet()
+    net.initialize()
+    net(mx.nd.zeros((1, 1, 28, 28)))
+    packed = evidence.pack_parameters(net)
+    settings = SimpleNamespace(train_examples=96, test_examples=64)
+    arrays = evidence.unpack(packed)
+    assert evidence.unpack(packed) is arrays
+    loaded = evidence.load_parameters(utils.lenet, arrays, 28)
+    assert evidence.load_parameters(utils.lenet, arrays, 28) is loaded
+    everything = evidence.grader_examples(settings, 'test', 2000, seed=1)
+    assert evidence.grader_examples(settings, 'test', 64, seed=2) is everything
+    assert everything.num_examples == 64
+    sample = evidence.grader_examples(settings, 'train', 50, seed=1)
+    assert evidence.grader_examples(settings, 'train', 50, seed=1) is sample
+    assert evidence.grader_examples(settings, 'train', 50, seed=2) is not sample
+    scored = []
+    real = evidence._score
+    monkeypatch.setattr(evidence, '_score', lambda *a: scored.append(a[2]) or real(*a))
+    first = evidence.loss_and_accuracy(loaded, everything)
+    assert evidence.loss_and_accuracy(loaded, everything) == first and scored == [False]
+    evidence.loss_and_accuracy(loaded, everything, training=True)
+    evidence.loss_and_accuracy(loaded, everything, training=True)
+    assert scored == [False, True, True]
+    fresh = evidence.load_parameters(utils.lenet, evidence.unpack(evidence.pack_parameters(net)), 28)
+    assert fresh is not loaded and evidence.loss_and_accuracy(fresh, everything) == first
+
+
 def test_evidence_of_a_diverged_or_fresh_network_and_of_several_networks():
     """A network with a non-finite parameter travels as a small sample that shows it; a fresh
     one is not `trained` (its biases are still zero); `pack_several` always includes the network
