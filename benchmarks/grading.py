@@ -13,13 +13,19 @@ left is the grader's own cost per submission, which shows the Dask overhead besi
 Wall times include whatever else the machine runs: the load average is printed. Then, for the
 first solution graded at the first engine, where its time went: the notebook's slowest code cells
 (from the run times the grader records) and the rest (kernel start, export, the tests).
+`--phases` instead grades the first exercise's N solutions in this process, at the first --jobs
+value, and prints the median seconds of every phase of one submission (sandbox, kernel, each
+cell, probe, export, each question's tests, writing) beside the reference run's
+(benchmarks/grading_phases.py).
 
     .venv/bin/python -m benchmarks.grading                      # every exercise, N=2, smoke
     .venv/bin/python -m benchmarks.grading --exercises exercise_1 --copies 2 --jobs 1 2 --workers 2
     .venv/bin/python -m benchmarks.grading --tiny --copies 8 --jobs 2 --workers 2
+    .venv/bin/python -m benchmarks.grading --exercises exercise_1 --copies 4 --jobs 2 --phases
 
-Reads the offline data from $FASHION_MNIST_DIR (default: tests/offline_data.py). Writes
-nothing in the repository (a temporary folder).
+Reads the offline data from $FASHION_MNIST_DIR (default: tests/offline_data.py). Grades in a
+temporary folder; appends its table, with the commit it measured (`-dirty` when tracked files
+differed from it) and the load average, to benchmarks/results/grading.csv (`--csv`).
 """
 import argparse
 import csv
@@ -35,6 +41,7 @@ from pathlib import Path
 
 import nbformat
 
+from benchmarks.vs_d2l_report import source_commit
 from scripts import make_exercises
 from tests.offline_data import fashion_mnist_dir
 from tests.submissions.suite import answer_cells, solution_answers, with_answers
@@ -113,10 +120,14 @@ def parse(argv):
                    help='local Dask cluster sizes, --workers values (default 2)')
     p.add_argument('--profile', default='smoke')
     p.add_argument('--phases', action='store_true',
-                   help="also grade the first exercise's solutions once more in this process, at the "
-                        "first --jobs value, timing each phase of the grader (benchmarks/grading_phases.py)")
+                   help="instead of the table above, grade the first exercise's solutions in this "
+                        "process at the first --jobs value, timing each phase of the grader "
+                        "(benchmarks/grading_phases.py)")
     p.add_argument('--profile-one', action='store_true',
                    help='also time the phases of one solution of the first exercise alone (--jobs 1)')
+    p.add_argument('--csv', default=str(ROOT / 'benchmarks' / 'results' / 'grading.csv'),
+                   help='append the table to this CSV, with the commit measured and the load '
+                        "(default benchmarks/results/grading.csv; '' for none)")
     p.add_argument('--keep', metavar='DIR', help='grade into DIR and keep it (default: a temporary folder)')
     return p.parse_args(argv)
 
@@ -160,12 +171,43 @@ def bench_one(assignment, label, folder, engines, args, data, tmp, table):
                   f'{(spent or 0) - total:.1f} s')
 
 
+CSV_COLUMNS = ('commit', 'started', 'cores', 'profile', 'exercise', 'notebook', 'engine', 'submissions',
+               'wall_s_per_submission', 'median_s_per_submission', 'full_marks', 'load_before', 'load_after')
+
+
+def write_csv(path, rows):
+    """Append the rows to the CSV at `path` (its header written when the file is new)."""
+    path = Path(path)
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def run_phases(args, names, data, table):
+    """--phases / --profile-one: the first exercise's solutions graded in this process, timed."""
+    from benchmarks import grading_phases
+    os.environ['FASHION_MNIST_DIR'] = data
+    copies, jobs = (1, 1) if args.profile_one else (args.copies, args.jobs[0])
+    with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
+        build(names[0][0], copies, Path(tmp) / 'nb')
+        wall, _ = grading_phases.measure(names[0][0], Path(tmp) / 'nb' / 'solution', Path(tmp) / 'out',
+                                         jobs, args.profile)
+    table.append((names[0][1], 'solution (phases, in-process)', f'--jobs {jobs}', copies, wall / copies,
+                  float('nan'), '-'))
+
+
 def main(argv=None):
     args = parse(argv)
+    commit, started = source_commit(), time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
     data = str(fashion_mnist_dir())
-    engines = [('--jobs', j) for j in args.jobs] + [('--workers', w) for w in args.workers]
-    print(f'{os.cpu_count()} CPU cores, profile {args.profile}, {args.copies} copies of each notebook; '
-          f'load average before: {os.getloadavg()[0]:.2f}')
+    engines = [] if args.phases else [('--jobs', j) for j in args.jobs] + [('--workers', w) for w in args.workers]
+    load_before = os.getloadavg()[0]
+    print(f'commit {commit}; {os.cpu_count()} CPU cores, profile {args.profile}, {args.copies} copies of '
+          f'each notebook; load average before: {load_before:.2f}')
     table = []
     with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
         if args.keep:
@@ -176,22 +218,21 @@ def main(argv=None):
             folder = Path(tmp) / label
             build(label, args.copies, folder, student, master)
             bench_one(assignment, label, folder, engines, args, data, tmp, table)
+    if (args.phases or args.profile_one) and not args.tiny:
+        run_phases(args, names, data, table)
+    load_after = os.getloadavg()[0]
     print()
     print('| exercise | notebook | engine | submissions | wall s per submission (batch / n) '
           '| median s per submission (grader log) | full marks |')
     print('|---|---|---|---|---|---|---|')
     for name, kind, engine, count, per, median, full in table:
         print(f'| {name} | {kind} | {engine} | {count} | {per:.1f} | {median:.0f} | {full} |')
-    if (args.phases or args.profile_one) and not args.tiny:
-        sys.path.insert(0, str(ROOT))  # the grader's package, before this script's own folder
-        import grading_phases
-        os.environ['FASHION_MNIST_DIR'] = data
-        copies, jobs = (1, 1) if args.profile_one else (args.copies, args.jobs[0])
-        with tempfile.TemporaryDirectory(prefix='bench-grading-') as tmp:
-            build(names[0][0], copies, Path(tmp) / 'nb')
-            grading_phases.measure(names[0][0], Path(tmp) / 'nb' / 'solution', Path(tmp) / 'out', jobs,
-                                   args.profile)
-    print(f'\nload average after: {os.getloadavg()[0]:.2f}')
+    print(f'\nload average after: {load_after:.2f}')
+    if args.csv:
+        write_csv(args.csv, [dict(zip(CSV_COLUMNS, (commit, started, os.cpu_count(), args.profile, *row,
+                                                    f'{load_before:.2f}', f'{load_after:.2f}')))
+                             for row in table])
+        print(f'appended {len(table)} row(s) to {args.csv}')
 
 
 if __name__ == '__main__':

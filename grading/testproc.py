@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -137,6 +138,25 @@ def child_main():
 
 # ----------------------------------------------------------------------------- the grader's side
 
+_cache = {}
+_cache_lock = threading.Lock()
+
+
+def evidence_cache():
+    """A folder of this grading process (mode 700, outside every sandbox, removed at exit) where
+    the test processes keep what utils/evidence.py computes the same way for every submission
+    (the seeded networks, the Fashion-MNIST subsets): `COURSE_EVIDENCE_CACHE` in their
+    environment. Only the test processes write there, never a submission's code."""
+    with _cache_lock:
+        if 'folder' not in _cache:
+            import atexit
+            import shutil
+            import tempfile
+            _cache['folder'] = tempfile.mkdtemp(prefix='grade-evidence-')
+            atexit.register(shutil.rmtree, _cache['folder'], True)
+        return _cache['folder']
+
+
 def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profile,
               grader_seed=None, submission_sources=(), timings=None):
     """Results per question ({q: [case results]}), skipped variables, and a problem (or None).
@@ -152,7 +172,8 @@ def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profi
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     env = {'PATH': '/usr/bin:/bin', 'LANG': 'C.UTF-8', 'HOME': str(private_dir),
-           'MPLCONFIGDIR': str(Path(private_dir) / 'mpl'), 'PYTHONDONTWRITEBYTECODE': '1'}
+           'MPLCONFIGDIR': str(Path(private_dir) / 'mpl'), 'PYTHONDONTWRITEBYTECODE': '1',
+           'COURSE_EVIDENCE_CACHE': evidence_cache()}
     if 'FASHION_MNIST_DIR' in os.environ:
         env['FASHION_MNIST_DIR'] = os.environ['FASHION_MNIST_DIR']
     import time
@@ -175,3 +196,5 @@ def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profi
 
 if __name__ == '__main__':
     child_main()
+    sys.stdout.flush()
+    os._exit(0)  # the answer is written: skip MXNet's slow teardown at exit (about a second)

@@ -463,6 +463,36 @@ def test_re_scoring_the_same_network_on_the_same_examples_is_computed_once(monke
     assert fresh is not loaded and evidence.loss_and_accuracy(fresh, everything) == first
 
 
+def test_test_processes_share_seeded_networks_and_data_subsets_through_the_graders_folder(tmp_path, monkeypatch):
+    """With $COURSE_EVIDENCE_CACHE set (the grader sets it for its test processes), the seeded
+    network and the data subset are computed once and read back by the next process; a damaged
+    entry is computed again. Without it, nothing is written."""
+    import numpy as np
+    import utils
+    from types import SimpleNamespace
+    from grading.testproc import evidence_cache
+    from utils import evidence
+    assert evidence_cache() == evidence_cache() and os.stat(evidence_cache()).st_mode & 0o777 == 0o700
+    monkeypatch.setenv(evidence.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(evidence, '_seeded', {})
+    first = evidence.seeded_parameters(utils.lenet, ('Uniform', 0.07), 28)
+    settings = SimpleNamespace(train_examples=40, test_examples=30)
+    images, labels = evidence._subset(settings, 'test')
+    assert len(list(tmp_path.glob('*.npz'))) == 2 and images.shape == (30, 28, 28)
+    drawn = []
+    monkeypatch.setattr(evidence, '_seeded', {})
+    monkeypatch.setattr(utils.mx.random, 'seed', lambda s: drawn.append(s))  # a redraw would show
+    again = evidence.seeded_parameters(utils.lenet, ('Uniform', 0.07), 28)
+    assert drawn == [] and all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(np.array_equal(a, b) for a, b in zip(evidence._subset(settings, 'test'), (images, labels)))
+    for entry in tmp_path.glob('*.npz'):
+        entry.write_bytes(b'damaged')
+    assert evidence._disk_cached(('subset', 'x'), lambda: [np.ones(2)])[0].tolist() == [1, 1]
+    monkeypatch.delenv(evidence.CACHE_ENV)
+    evidence._disk_cached(('other',), lambda: [np.zeros(1)])
+    assert len(list(tmp_path.glob('*.npz'))) == 3
+
+
 def test_evidence_of_a_diverged_or_fresh_network_and_of_several_networks():
     """A network with a non-finite parameter travels as a small sample that shows it; a fresh
     one is not `trained` (its biases are still zero); `pack_several` always includes the network

@@ -243,33 +243,23 @@ def test_the_reference_runs_without_its_tests_and_probe(tmp_path):
 def test_the_reference_run_gets_no_probe_and_no_tests_while_a_submission_gets_both(tiny_assignment,
                                                                                  tmp_path, monkeypatch):
     """The speed check reads only the reference's cell times: its probe and tests are not run."""
-    student, autograder = tiny_assignment
-    assignment = Assignment(with_files(autograder, tmp_path / 'probe.zip', {'probe.py': 'probe = 1\n'}))
-    calls = []
-
-    class FakeSandbox:
-        def run_notebook(self, *args, epilogue=None, **kwargs):
-            calls.append(('sandbox', epilogue))
-            return {'summary': {'cell_times': [[0, 0.5]]}, 'exit': 0, 'exported': True}
-
-        def remove_tree(self, path):
-            pass
-
-    class Sweeper:
-        started = staticmethod(lambda: None)
-        finished = staticmethod(lambda: [])
-
-    monkeypatch.setattr(runner, 'sandbox', FakeSandbox)
-    monkeypatch.setattr(runner, 'run_tests', lambda *a, **k: calls.append(('tests', k['grader_seed'])) or ({}, {}, None))
-    runtime = runner.Runtime([], {}, str(tmp_path), Sweeper())
-    options = GradeOptions(submissions=tmp_path, out=tmp_path / 'out', keep_executed=False)
-    text = nbformat.writes(student)
-    for reference in (True, False):
-        graded = runner.grade_job(runner.Job('k', 'a.ipynb', text, reference=reference), assignment,
-                                  options, runtime)
-        assert graded.record['status'] == 'ok', graded.record
-    [(_, ref_epilogue), (_, sub_epilogue), (_, seed)] = calls
-    assert ref_epilogue is None and 'probe = 1' in sub_epilogue and f'__grader_seed = {seed}' in sub_epilogue
+    student, _ = tiny_assignment
+    assignment = probe_assignment(tmp_path, student)
+    fake, tested = FakeSandbox(), []
+    monkeypatch.setattr(sandbox, 'run_notebook', fake.run_notebook)
+    real_tests = runner.run_tests
+    monkeypatch.setattr(runner, 'run_tests', lambda *a, **k: tested.append(k['grader_seed']) or real_tests(*a, **k))
+    options = GradeOptions(tmp_path / 'subs', tmp_path / 'out', cell_timeout=20, keep_executed=False)
+    runtime = runner.Runtime.prepare(options, 1)
+    try:
+        records = [runner.grade_job(runner.Job('k', 'a.ipynb', nbformat.writes(student), reference=reference),
+                                    assignment, options, runtime).record for reference in (True, False)]
+    finally:
+        runtime.close()
+    assert [c['epilogue'] is None for c in fake.calls] == [True, False]
+    assert len(tested) == 1 and f'__grader_seed = {tested[0]}' in fake.calls[1]['epilogue']
+    assert records[0]['status'] == 'ok' and records[0]['scores']['q1'] == 0
+    assert records[1]['scores']['q1'] == 2
 
 
 def test_a_question_answered_far_faster_than_the_reference_is_flagged(tiny_assignment, tmp_path):
