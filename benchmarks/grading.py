@@ -119,6 +119,8 @@ def parse(argv):
     p.add_argument('--workers', type=int, nargs='*', default=[2],
                    help='local Dask cluster sizes, --workers values (default 2)')
     p.add_argument('--profile', default='smoke')
+    # (duplicates pairs the next six lines with vs_d2l.py's and grading/options.py's options by
+    # shape alone: option declarations of three programs, no logic in common)
     p.add_argument('--phases', action='store_true',
                    help="instead of the table above, grade the first exercise's solutions in this "
                         "process at the first --jobs value, timing each phase of the grader "

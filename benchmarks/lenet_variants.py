@@ -25,8 +25,8 @@ Variants:
                     im2col + GEMM kernel runs; this shows what zero-padding the channels to 16
                     could at best give.
 
-    .venv/bin/python benchmarks/lenet_variants.py                 # ~5 minutes on 2 idle cores
-    .venv/bin/python benchmarks/lenet_variants.py --batches 8 --chunks 2   # a check
+    .venv/bin/python -m benchmarks.lenet_variants                 # ~5 minutes on 2 idle cores
+    .venv/bin/python -m benchmarks.lenet_variants --batches 8 --chunks 2   # a check
 """
 import argparse
 import json
@@ -36,8 +36,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests.offline_data import fashion_mnist_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault('FASHION_MNIST_DIR', str(ROOT.parent / 'shared' / 'fashion-mnist'))
+os.environ.setdefault('FASHION_MNIST_DIR', str(fashion_mnist_dir()))  # before utils reads it
 VARIANTS = ('gluon-static', 'gluon-imperative', 'mkldnn-off', 'im2col-fc', 'im2col-dot',
             'channels-16')
 
@@ -84,7 +86,6 @@ def build(utils, variant):
 
 def trial(variant, batches, chunks, seed=0):
     """One variant in this process: (cpu ms/batch, median wall ms/batch, same-function difference)."""
-    sys.path.insert(0, str(ROOT))
     import utils
     mx = utils.mx
     nd, autograd, gluon = mx.nd, mx.autograd, mx.gluon
@@ -132,7 +133,7 @@ def run(variant, threads, batches, chunks):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MXNET_STORAGE_FALLBACK_LOG_VERBOSE='0')
     if variant == 'mkldnn-off':
         env['MXNET_MKLDNN_ENABLED'] = '0'
-    cmd = [sys.executable, __file__, '--trial', variant, '--batches', str(batches),
+    cmd = [sys.executable, '-m', 'benchmarks.lenet_variants', '--trial', variant, '--batches', str(batches),
            '--chunks', str(chunks)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:

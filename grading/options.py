@@ -92,8 +92,8 @@ def add_grade_arguments(p):
     p.add_argument('--only', nargs='+', metavar='FILE',
                    help='re-grade only these submissions (names or paths); every other row of '
                         'OUT/grades.csv is kept')
-    # (duplicates pairs the next six lines with benchmarks/vs_d2l.py's --extras/--report by shape
-    # alone: two programs' option declarations, no logic in common)
+    # (duplicates pairs the next six lines with benchmarks/vs_d2l.py's and benchmarks/grading.py's
+    # options by shape alone: three programs' option declarations, no logic in common)
     p.add_argument('--roster', metavar='CSV',
                    help='students (student_id, and name/email/canvas_id/moodle_id/file columns as '
                         'available; a Canvas or Moodle gradebook export works): rows are keyed by '

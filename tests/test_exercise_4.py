@@ -6,7 +6,6 @@ The graded runs use tests/exercises/exercise_4_in_process.py (the notebook's cel
 every test case in this process, under the smoke profile); tests/test_exercises.py grades the
 solution, the alternative and the fabricated submission through the real grader.
 """
-import importlib.util
 
 import nbformat
 import numpy as np
@@ -219,10 +218,8 @@ def test_the_code_check_follows_helpers_aliases_and_imports_not_local_names_or_d
 
 def test_maxpool_not_convolution_gives_wrong_gradients_in_prediction_mode():
     """The reason utils/diagnostics.py records in training mode (benchmarks/maxpool_gradient.py)."""
-    spec = importlib.util.spec_from_file_location('maxpool_gradient', ROOT / 'benchmarks' / 'maxpool_gradient.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    rows = {name: errors for name, *errors in module.measure()}
+    from benchmarks import maxpool_gradient
+    rows = {name: errors for name, *errors in maxpool_gradient.measure()}
     assert set(rows) == {'max pooling', 'convolution', 'relu'}
     for name, (train_error, predict_error, spread) in rows.items():
         assert train_error < 1e-4, name

@@ -225,12 +225,7 @@ def test_the_progress_bar_is_on_by_default_and_off_for_the_book_build(monkeypatc
 def test_the_im2col_lenets_of_the_variant_benchmark_compute_the_chapters_lenet():
     """benchmarks/lenet_variants.py times im2col rewrites of LeNet as 'the same network': with
     utils.lenet()'s parameters loaded they give its outputs and its parameter gradients."""
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / 'benchmarks' / 'lenet_variants.py'
-    spec = importlib.util.spec_from_file_location('lenet_variants', path)
-    variants = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(variants)
+    from benchmarks import lenet_variants as variants
     mx.random.seed(0)
     X, y = nd.random.uniform(shape=(3, 1, 28, 28)), nd.array([1, 4, 7])
     reference = utils.lenet()

@@ -139,6 +139,21 @@ def _shapes(packed, what):
     return shapes
 
 
+def _per_array(packed, key, what):
+    """[(shape, packed[key][i])]: each array's shape beside its entry under `key`, checked to be
+    as many as the shapes."""
+    shapes = _shapes(packed, what)
+    entries = packed.get(key)
+    if not isinstance(entries, list) or len(entries) != len(shapes):
+        raise EvidenceError(f"malformed {what}")
+    return list(zip(shapes, entries))
+
+
+def _flat_floats(value):
+    """Whether `value` is a one-dimensional array of floats (as the probe packs them)."""
+    return isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == 'f'
+
+
 def unpack(packed, what='parameters'):
     """The float32 arrays of `pack_parameters`'s output, checked (the same list for the same
     `packed` object again)."""
@@ -146,14 +161,9 @@ def unpack(packed, what='parameters'):
 
 
 def _unpack(packed, what):
-    shapes = _shapes(packed, what)
-    data = packed.get('data')
-    if not isinstance(data, list) or len(data) != len(shapes):
-        raise EvidenceError(f"malformed {what}")
     out = []
-    for shape, chunks in zip(shapes, data):
-        if not isinstance(chunks, list) or not all(isinstance(c, np.ndarray) and c.ndim == 1
-                                                   and c.dtype.kind == 'f' for c in chunks):
+    for shape, chunks in _per_array(packed, 'data', what):
+        if not isinstance(chunks, list) or not all(_flat_floats(c) for c in chunks):
             raise EvidenceError(f"malformed {what}")
         flat = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
         if flat.size != int(np.prod(shape)):
@@ -165,15 +175,10 @@ def _unpack(packed, what):
 def unpack_sample(packed, seed, what='parameter sample'):
     """[(shape, flat positions, values)] of `sample_parameters`'s output, checked against the
     positions the grader's seed gives."""
-    shapes = _shapes(packed, what)
-    values = packed.get('values')
-    if not isinstance(values, list) or len(values) != len(shapes):
-        raise EvidenceError(f"malformed {what}")
     out = []
-    for shape, v in zip(shapes, values):
+    for shape, v in _per_array(packed, 'values', what):
         index = sample_indices(shape, seed, len(v) if isinstance(v, np.ndarray) else 0)
-        if not isinstance(v, np.ndarray) or v.ndim != 1 or v.dtype.kind != 'f' or v.size != index.size \
-                or v.size == 0:
+        if not _flat_floats(v) or v.size != index.size or v.size == 0:
             raise EvidenceError(f"malformed {what}")
         out.append((shape, index, v.astype(np.float32)))
     return out
