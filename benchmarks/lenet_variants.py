@@ -24,6 +24,8 @@ Variants:
                     oneDNN's blocked direct convolutions (which pad to 16) are refused and its
                     im2col + GEMM kernel runs; this shows what zero-padding the channels to 16
                     could at best give.
+  zero-padded       both convolutions computed with zero channels appended (32 and 64), the extra
+                    outputs cut off: the same function and parameters as utils.lenet()
 
     .venv/bin/python -m benchmarks.lenet_variants                 # ~5 minutes on 2 idle cores
     .venv/bin/python -m benchmarks.lenet_variants --batches 8 --chunks 2   # a check
@@ -41,7 +43,7 @@ from tests.offline_data import fashion_mnist_dir
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('FASHION_MNIST_DIR', str(fashion_mnist_dir()))  # before utils reads it
 VARIANTS = ('gluon-static', 'gluon-imperative', 'mkldnn-off', 'im2col-fc', 'im2col-dot',
-            'channels-16')
+            'channels-16', 'zero-padded')
 
 
 def im2col_conv(nn, how):
@@ -67,11 +69,40 @@ def im2col_conv(nn, how):
     return Im2colConv2D
 
 
+def zero_padded_conv(nn):
+    """A Conv2D whose channels are padded with zeros to multiples of 16 for the computation only.
+
+    Same parameters as nn.Conv2D; input, weight and bias get zero channels appended, the result's
+    extra channels (all zero) are cut off again, so the function and the gradients are unchanged."""
+    class ZeroPaddedConv2D(nn.Conv2D):
+        # Padding and cutting go through dot and take, not concat and slice: on a 16-blocked
+        # layout MXNet's oneDNN slice (and concat's gradient) cannot cut at 20 or 50 channels.
+        def hybrid_forward(self, F, x, weight, bias=None):
+            kh, kw = self._kwargs['kernel']
+            cout, cin = self._channels, self._in_channels
+            wide_out, wide_in = cout + -cout % 16, (cin + -cin % 16 if cin > 1 else cin)
+            if wide_in > cin:  # channels cin.. of the input are copies of one zero channel
+                zero = F.zeros_like(F.slice_axis(x, axis=1, begin=0, end=1))
+                x = F.take(F.concat(x, zero, dim=1),
+                           F.minimum(F.arange(wide_in), cin), axis=1)
+                weight = F.dot(F.eye(wide_in, cin),
+                               weight.transpose((1, 0, 2, 3)).reshape((cin, -1)))
+                weight = weight.reshape((wide_in, cout, kh, kw)).transpose((1, 0, 2, 3))
+            weight = F.dot(F.eye(wide_out, cout), weight.reshape((cout, -1)))
+            weight = weight.reshape((wide_out, wide_in, kh, kw))
+            bias = F.dot(F.eye(wide_out, cout), bias.reshape((cout, 1))).reshape((wide_out,))
+            out = F.Convolution(x, weight, bias, kernel=(kh, kw), num_filter=wide_out)
+            return self.act(F.take(out, F.arange(cout), axis=1))
+    return ZeroPaddedConv2D
+
+
 def build(utils, variant):
     nn = utils.mx.gluon.nn
     if variant in ('im2col-fc', 'im2col-dot'):
         conv = im2col_conv(nn, variant.split('-')[1])
         channels = ((20, 5, 1), (50, 3, 20))
+    elif variant == 'zero-padded':
+        conv, channels = zero_padded_conv(nn), ((20, 5, 1), (50, 3, 20))
     elif variant == 'channels-16':
         conv, channels = nn.Conv2D, ((32, 5, 1), (64, 3, 32))
     else:

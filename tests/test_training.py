@@ -231,7 +231,7 @@ def test_the_im2col_lenets_of_the_variant_benchmark_compute_the_chapters_lenet()
     reference = utils.lenet()
     reference.initialize(init.Xavier())
     reference(X)
-    for name in ('im2col-fc', 'im2col-dot'):
+    for name in ('im2col-fc', 'im2col-dot', 'zero-padded'):
         net = variants.build(utils, name)
         net.initialize()
         net(X)  # the dense layers' shapes are inferred on the first call
