@@ -8,7 +8,7 @@ only (never the `grading` package, never `utils`: that would import MXNet in eve
 The tests' namespace: the submission's exported variables (plain data rebuilt by
 exported.read_exported), then the grader's own names on top, which the submission cannot replace:
 np/numpy, pd/pandas, math, utils/mx/nd (only when a test mentions them), `course_settings`
-(utils/recipes.py's settings for the assignment under the grading profile), `grader_seed` (the
+(utils/settings.py's settings for the assignment under the grading profile), `grader_seed` (the
 seed handed to the assignment's probe for this run) and `submission_sources` (the submitted
 notebook's code-cell sources, from the grader's own parse of the file).
 """
@@ -64,16 +64,16 @@ def run_doctest(name, code, env):
 
 
 def course_settings(repo, assignment, profile):
-    """utils/recipes.py's settings for `assignment` under `profile` (a namespace; None for an
-    assignment it does not know). Loaded by file path: recipes.py is standard library only."""
+    """utils/settings.py's settings for `assignment` under `profile` (a namespace; None for an
+    assignment it does not know). Loaded by file path: settings.py is standard library only."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location('course_recipes',
-                                                  os.path.join(repo, 'utils', 'recipes.py'))
-    recipes = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipes)
-    if assignment not in recipes.NOTEBOOKS:
+    spec = importlib.util.spec_from_file_location('course_settings',
+                                                  os.path.join(repo, 'utils', 'settings.py'))
+    settings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(settings)
+    if assignment not in settings.NOTEBOOKS:
         return None
-    return recipes.settings_for(assignment, profile)
+    return settings.settings_for(assignment, profile)
 
 
 def trusted_names(job):

@@ -70,7 +70,7 @@ def test_autograder_zips_are_for_this_grader_only(name):
 @pytest.mark.parametrize('name', EXPECTED)
 def test_hidden_tests_read_the_graders_settings_not_the_notebooks(name):
     """A submission's own settings variables (num_epochs = 1 ...) must not decide a hidden test:
-    hidden tests use `course_settings`, which the grader builds from utils/recipes.py."""
+    hidden tests use `course_settings`, which the grader builds from utils/settings.py."""
     assignment = grade.find_assignment(name)
     uses = 0
     for q, spec in assignment.tests.items():

@@ -228,7 +228,7 @@ def test_the_zip_bundles_the_course_and_the_pinned_requirements(tiny):
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         for top in ('setup.sh', 'run_autograder'):
             assert top in names and modes[top] & 0o111, top   # at the zip's root, executable
-        for path in ('grading/gradescope.py', 'grading/sandbox.py', 'utils/recipes.py',
+        for path in ('grading/gradescope.py', 'grading/sandbox.py', 'utils/settings.py',
                      'scripts/setup_env.sh', 'requirements/base.txt', 'requirements/nodeps.txt'):
             assert zf.read(f'course/{path}') == (ROOT / path).read_bytes(), path
         assert zf.read('course/instructors/autograder/tiny.zip') == autograder.read_bytes()

@@ -190,22 +190,10 @@ def test_without_a_chosen_profile_the_device_decides(monkeypatch):
     assert utils.active_profile() == ('full' if utils.gpu_available() else 'cpu')
 
 
-def test_settings_for_profile_picks_the_active_one_and_says_if_reduced(monkeypatch):
-    sizes = dict(full={'epochs': 10}, cpu={'epochs': 2}, smoke={'epochs': 1})
-    for profile, epochs in (('smoke', 1), ('cpu', 2), ('full', 10)):
-        use_environment(monkeypatch, COURSE_PROFILE=profile)
-        s = utils.settings_for_profile(**sizes)
-        assert (s.profile, s.epochs, s.is_reduced) == (profile, epochs, profile != 'full')
-    with pytest.raises(ValueError, match='same keys'):
-        utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1}, smoke={'batch': 1})
-    with pytest.raises(ValueError, match='missing'):
-        utils.settings_for_profile(full={'epochs': 1}, cpu={'epochs': 1})
-
-
 def test_training_never_consults_the_profile(small_data, monkeypatch, capsys):
     def asked():
         raise AssertionError('train() asked for the profile')
-    monkeypatch.setattr(utils.profiles, 'active_profile', asked)
+    monkeypatch.setattr(utils.settings, 'active_profile', asked)
     monkeypatch.setattr(utils, 'active_profile', asked)
     history = fit(tiny_net(), small_data, epochs=1)
     assert len(history) == 1 and 'profile' not in capsys.readouterr().out

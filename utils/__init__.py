@@ -1,7 +1,7 @@
 """The course's shared helpers. Notebooks do `sys.path.append('..'); import utils`.
 
 `import utils` itself is cheap and imports no MXNet, so `utils.config`, `utils.hardware` and
-`utils.recipes` (standard library only) serve the grader and the scripts too. The helpers that need
+`utils.settings` (standard library only) serve the grader and the scripts too. The helpers that need
 MXNet (`utils.train`, `utils.lenet`, ...) are imported on first use (PEP 562 `__getattr__`).
 
 MXNet must be prepared before it is imported: the numpy names it still uses (utils.compat), the
@@ -17,8 +17,7 @@ from importlib.abc import MetaPathFinder
 # name -> the submodule that defines it (imported on first use)
 _EXPORTS = {
     'try_gpu': 'devices', 'gpu_available': 'devices',
-    'active_profile': 'profiles', 'settings_for_profile': 'profiles',
-    'settings_for': 'recipes', 'RECIPES': 'recipes',
+    'active_profile': 'settings', 'settings_for': 'settings', 'RECIPES': 'settings',
     'load_data_fashion_mnist': 'data', 'CLASS_NAMES': 'data', 'DatasetError': 'data',
     'train': 'training', 'evaluate_accuracy': 'training',
     'plot_history': 'plotting', 'show_images': 'plotting',
@@ -29,7 +28,7 @@ _EXPORTS = {
     'cpu_info': 'hardware',
     'gpu_info': 'speed', 'matmul_flops': 'speed', 'memory_bandwidth': 'speed',
     'training_speed': 'speed',
-    'profile_note': 'notes',
+    'profile_note': 'notes', 'recipe_table': 'notes',
     'say': 'i18n',
     'exercise_checker': 'exercise_checks', 'not_written': 'exercise_checks',
     'require_written': 'exercise_checks',
@@ -67,7 +66,7 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f'.{_EXPORTS[name]}', __name__), name)
         globals()[name] = value  # later lookups skip __getattr__
         return value
-    try:  # a submodule such as utils.recipes, used as an attribute after `import utils`
+    try:  # a submodule such as utils.settings, used as an attribute after `import utils`
         return importlib.import_module(f'.{name}', __name__)
     except ModuleNotFoundError as err:
         if err.name != f'{__name__}.{name}':

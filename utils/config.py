@@ -6,7 +6,7 @@ Standard library only (the Colab bootstrap loads it before MXNet is installed).
 
 | variable | meaning | default |
 |---|---|---|
-| COURSE_PROFILE | smoke, cpu or full: how much each notebook does (see utils.profiles) | full with a usable GPU, else cpu |
+| COURSE_PROFILE | smoke, cpu or full: how much each notebook does (see utils.settings) | full with a usable GPU, else cpu |
 | COURSE_PROGRESS | 0 hides the per-batch progress bars (the book build sets it) | bars shown |
 | FASHION_MNIST_DIR | folder holding the four Fashion-MNIST .gz files | download into the cache |
 | XDG_CACHE_HOME | where downloads are cached (`lenet-to-alexnet/fashion-mnist` inside) | ~/.cache |
@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-PROFILES = ('smoke', 'cpu', 'full')
+from .settings import PROFILES  # the names are defined there, with what each profile runs
 
 
 class ConfigError(ValueError):
@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    profile: str = None            # None: not chosen (utils.profiles decides from the device)
+    profile: str = None            # None: not chosen (utils.settings decides from the device)
     progress: bool = True
     fashion_mnist_dir: str = None  # None: download into cache_dir
     cache_dir: Path = None

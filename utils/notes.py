@@ -1,32 +1,15 @@
-"""What a page says about the run that produced it: the profile, and what it reduced.
+"""What a page says about its settings: the recipes, the profile, and what a run reduced.
 
 A chapter reads its settings with `settings = utils.settings_for('01_lenet')`;
 `profile_note(settings)` then states, from those same values, in one line and a small table, what
-this run changed against the full experiment (`settings.full`), so the text can never drift from
-the code.
+this run changed against the full experiment (`settings.full`), each setting named by the label
+written beside its values in utils/settings.py, so the text can never drift from the code.
 """
 from .i18n import translate
-
-# How the settings are called on the page (a key not listed here is shown as it is).
-LABELS = {
-    'train_examples': 'training images', 'test_examples': 'test images',
-    'batch_size': 'batch size', 'learning_rate': 'learning rate', 'epochs': 'epochs',
-    'resize': 'input size (pixels per side)', 'image_size': 'input size (pixels per side)',
-    'linear_learning_rate': 'learning rate of the linear models',
-    'lenet_learning_rate': 'learning rate of LeNet',
-    'matmul_size': 'matrix size n for the FLOP/s measurement',
-    'repeats': 'repetitions of each measurement',
-    'bandwidth_megabytes': 'megabytes copied for the bandwidth measurement',
-    'lenet_batch': 'LeNet batch for the speed measurement',
-    'alexnet_batch': 'AlexNet batch for the speed measurement',
-    'timing_steps': 'timed training steps', 'timed_batches': 'batches timed',
-    'first_look_examples': 'training images of the first look',
-    'd2l_batches': 'batches timed with d2l',
-    'curve_batches': 'batches in each loss curve',
-}
+from .settings import RECIPES, rows, value as value_of
 
 
-class ProfileNote(str):
+class Markdown(str):
     """A str that Jupyter (and the built site) shows as Markdown."""
 
     def _repr_markdown_(self):
@@ -43,48 +26,59 @@ def _fmt(value):
     return str(value)
 
 
-def _current(settings):
-    return settings if isinstance(settings, dict) else vars(settings)
+def reductions(settings):
+    """[(label, this run's value, full run's value)] for every setting this run changes."""
+    if not hasattr(settings, 'notebook') or not hasattr(settings, 'full'):
+        raise ValueError("profile_note(settings) needs the namespace utils.settings_for(name) "
+                         "returns: it names its notebook and carries the full run's values")
+    changed = []
+    for key, row in rows(settings.notebook):
+        now, full = value_of(settings, key), value_of(settings.full, key)
+        if now != full:
+            changed.append((row.label, now, full))
+    return changed
 
 
-def reductions(settings, full):
-    """{key: (this run's value, full value)} for every setting that differs from `full`."""
-    current = _current(settings)
-    unknown = sorted(set(full) - set(current))
-    if unknown:
-        raise ValueError(f"settings lack {unknown}: pass the settings object of the same notebook "
-                         f"(utils.settings_for(name)), whose `full` holds its full-profile values")
-    return {k: (current[k], v) for k, v in full.items() if current[k] != v}
-
-
-def profile_note(settings, full=None, labels=None):
+def profile_note(settings):
     """Markdown: one line on the profile that built this page, plus a table of each setting that
-    differs from the full experiment (none on a full run).
+    differs from the full experiment (none on a full run), named by its label in utils.settings.
 
     settings: the notebook's `utils.settings_for(...)` namespace (its `full` is the full run).
-    full, labels: only for older callers that pass the full-profile dict and labels themselves.
     """
-    if full is None:
-        full = getattr(settings, 'full', None)
-        if full is None:
-            raise ValueError("profile_note(settings) needs settings from utils.settings_for(...), "
-                             "which carry the full-profile values in `settings.full`")
-    names = dict(LABELS, **(labels or {}))
-    changed = reductions(settings, full)
+    changed = reductions(settings)
     profile = settings.profile
     if not changed:
         if profile == 'full':
-            return ProfileNote(translate("Built with the `{profile}` profile: the experiment as "
+            return Markdown(translate("Built with the `{profile}` profile: the experiment as "
                                          "the text describes it.").format(profile=profile))
-        return ProfileNote(translate("Built with the `{profile}` profile, which runs this page's "
+        return Markdown(translate("Built with the `{profile}` profile, which runs this page's "
                                      "full experiment.").format(profile=profile))
     head = translate("**Reduced run** (`{profile}` profile): the numbers on this page come from "
                      "these settings, not the full experiment's.").format(profile=profile)
-    rows = '\n'.join(f"| {translate(names.get(k, k))} | **{_fmt(now)}** | {_fmt(was)} |"
-                     for k, (now, was) in changed.items())
+    table_rows = '\n'.join(f"| {translate(label)} | **{_fmt(now)}** | {_fmt(full)} |"
+                           for label, now, full in changed)
     table = (f"| {translate('setting')} | {translate('this run')} | {translate('full run')} |\n"
-             f"|---|---|---|\n{rows}")
-    return ProfileNote(f"{head}\n\n{table}")
+             f"|---|---|---|\n{table_rows}")
+    return Markdown(f"{head}\n\n{table}")
+
+
+def recipe_table():
+    """Markdown: the LeNet and AlexNet recipes side by side (the one table every page refers to)."""
+    t = translate
+    init_names = {'default': t("MXNet's default: uniform in [-0.07, 0.07]"),
+                  'xavier': t('Xavier (`init.Xavier()`)')}
+    table_rows = [
+        (t('initialization'), *(init_names[r['init']] for r in RECIPES.values())),
+        (t('learning rate'), *(str(r['learning_rate']) for r in RECIPES.values())),
+        (t('batch size'), *(str(r['batch_size']) for r in RECIPES.values())),
+        (t('epochs'), *(str(r['epochs']) for r in RECIPES.values())),
+        (t('input size'), *(f"{r['resize']}x{r['resize']}" for r in RECIPES.values())),
+        (t('optimizer and loss'), *([t('plain SGD, softmax cross-entropy')] * len(RECIPES))),
+    ]
+    header = f"| {t('setting')} | " + ' | '.join(RECIPES) + ' |'
+    lines = [header, '|' + '---|' * (len(RECIPES) + 1)]
+    lines += ['| ' + ' | '.join(row) + ' |' for row in table_rows]
+    return Markdown('\n'.join(lines))
 
 
 def load_note(load=None):
@@ -95,7 +89,7 @@ def load_note(load=None):
     if load is None:
         raise ValueError("load_note() follows a measurement (a utils.speed function, utils.train "
                          "or utils.shared_results.remember): none has been made yet")
-    return ProfileNote(translate(
+    return Markdown(translate(
         "*Measured while the machine's load average was {load:.2f} on {cores} logical cores "
         "({busy:.0%} of them busy).*").format(load=load.average, cores=load.cores,
                                               busy=load.average / load.cores))

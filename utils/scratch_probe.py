@@ -170,7 +170,7 @@ def _probe_sgd(ns, seed, ctx):
 def _probe_training(ns, ctx):
     """The notebook's training again, as question 4 prescribes, with its own functions."""
     mx = _mx()
-    from .recipes import settings_for
+    from .settings import settings_for
     settings = settings_for('exercise_4_alexnet_from_scratch')
     loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
     X, y = ns['X_train'], ns['y_train']
@@ -181,7 +181,7 @@ def _probe_training(ns, ctx):
         with mx.autograd.record():
             batch_loss = loss_fn(ns['alexnet_scratch'](X, params, train=True), y).mean()
         batch_loss.backward()
-        ns['sgd'](params, settings.lr)
+        ns['sgd'](params, settings.learning_rate)
         losses.append(float(batch_loss.asscalar()))
     return {'losses': losses}
 

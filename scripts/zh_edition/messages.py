@@ -11,8 +11,9 @@ from .pages import source_of
 # ----------------------------------------------------------------------------- code: say() templates
 
 TRANSLATING_CALLS = {'say', 'translate'}
-# utils/ also translates through local aliases (and, as notebooks, the labels in a dict LABELS)
-UTILS_TRANSLATING_CALLS = TRANSLATING_CALLS | {'_translate', 't'}
+# utils/ also translates through local aliases, and the label that opens each Setting(...) row of
+# utils/settings.py (utils.profile_note shows it)
+UTILS_TRANSLATING_CALLS = TRANSLATING_CALLS | {'t', 'Setting'}
 
 
 def _literals(node):
@@ -46,39 +47,24 @@ def say_templates(code, where, in_utils=False):
             first = node.args[0]
             if _literals(first) is not None:
                 templates += _literals(first)
-            elif not in_utils:  # utils/ may translate a LABELS value looked up at run time
+            elif not in_utils:  # utils/ may translate a label looked up at run time
                 problems.append(f"{where}, line {node.lineno}: {name}() needs a literal string "
                                 f"template (values go in keyword arguments), got "
                                 f"{ast.unparse(first)[:60]!r}")
-        elif name == 'profile_note':
-            # the labels a page gives its settings: {'epochs': 'epochs per model'}
-            for kw in node.keywords:
-                if kw.arg == 'labels' and isinstance(kw.value, ast.Dict):
-                    templates += [v.value for v in kw.value.values
-                                  if isinstance(v, ast.Constant) and isinstance(v.value, str)]
-                elif kw.arg == 'labels':
-                    problems.append(f"{where}, line {node.lineno}: profile_note(labels=...) needs "
-                                    f"a literal dict here, so that its labels can be translated")
         elif name == 'Markdown' and node.args and not (
                 isinstance(node.args[0], ast.Constant) and not _needs_translation(
                     str(node.args[0].value))):
             problems.append(f"{where}, line {node.lineno}: Markdown({ast.unparse(node.args[0])[:50]}"
                             f"...) computes an English sentence that no catalog can translate: "
                             f"write it as utils.say(template, **values)")
-    # labels of settings, shown by profile_note (a dict named LABELS: its values), and the words
-    # of tables and figures (a tuple or list named WORDS)
+    # the words of tables and figures (a tuple or list named WORDS)
     for node in ast.walk(tree):
         names = [t.id for t in getattr(node, 'targets', []) if isinstance(t, ast.Name)]
-        if not isinstance(node, ast.Assign):
+        if not isinstance(node, ast.Assign) or 'WORDS' not in names:
             continue
-        if 'LABELS' in names and isinstance(node.value, ast.Dict):
-            values = node.value.values
-        elif 'WORDS' in names and isinstance(node.value, (ast.Tuple, ast.List)):
-            values = node.value.elts
-        else:
-            continue
-        templates += [v.value for v in values
-                      if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        if isinstance(node.value, (ast.Tuple, ast.List)):
+            templates += [v.value for v in node.value.elts
+                          if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     return templates, problems
 
 

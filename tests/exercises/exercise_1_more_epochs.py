@@ -48,20 +48,20 @@ FABRICATED_LOSES = ['q1', 'q2']
 ALTERNATIVE = [
     '''
 alexnet_train, alexnet_test = utils.load_data_fashion_mnist(
-    settings.alexnet_batch, resize=settings.image_size, train_examples=settings.train_examples,
+    settings.alexnet.batch_size, resize=settings.alexnet.resize, train_examples=settings.train_examples,
     test_examples=settings.test_examples, ctx=ctx)
 lenet_train, lenet_test = utils.load_data_fashion_mnist(
-    settings.lenet_batch, train_examples=settings.train_examples,
+    settings.lenet.batch_size, train_examples=settings.train_examples,
     test_examples=settings.test_examples, ctx=ctx)
 mx.random.seed(0)
 alexnet = utils.alexnet()
 alexnet.initialize(init.Xavier(), ctx=ctx)
-alexnet_trainer = gluon.Trainer(alexnet.collect_params(), 'sgd', {'learning_rate': settings.alexnet_lr})
+alexnet_trainer = gluon.Trainer(alexnet.collect_params(), 'sgd', {'learning_rate': settings.alexnet.learning_rate})
 alexnet_history = utils.train(alexnet_train, alexnet_test, alexnet, loss, alexnet_trainer, ctx, num_epochs)
 mx.random.seed(0)
 lenet = utils.lenet()
 lenet.initialize(init.Uniform(0.07), ctx=ctx)
-lenet_trainer = gluon.Trainer(lenet.collect_params(), 'sgd', {'learning_rate': settings.lenet_lr})
+lenet_trainer = gluon.Trainer(lenet.collect_params(), 'sgd', {'learning_rate': settings.lenet.learning_rate})
 lenet_history = utils.train(lenet_train, lenet_test, lenet, loss, lenet_trainer, ctx, num_epochs)
 utils.plot_history({'AlexNet': alexnet_history, 'LeNet': lenet_history});
 ''',

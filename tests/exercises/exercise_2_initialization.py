@@ -76,7 +76,7 @@ for name, initializer in INITS.items():
     mx.random.seed(0)
     net = utils.alexnet()
     net.initialize(initializer, ctx=ctx)
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': settings.lr})
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': settings.learning_rate})
     part = utils.batch_losses(net, train_data, loss, trainer, ctx, settings.curve_batches)
     part['init'] = name
     parts.append(part)
@@ -95,7 +95,7 @@ blank_net = utils.alexnet()
 blank_net.initialize(init.Xavier(), ctx=ctx)
 blank_net(X0 * 0)
 before = [p.data().asnumpy() for name, p in blank_net.collect_params().items() if name.endswith('weight')]
-trainer = gluon.Trainer(blank_net.collect_params(), 'sgd', {'learning_rate': settings.lr})
+trainer = gluon.Trainer(blank_net.collect_params(), 'sgd', {'learning_rate': settings.learning_rate})
 zero_curve = utils.batch_losses(blank_net, Blank(train_data), loss, trainer, ctx, settings.zero_batches)
 zero_image_losses = zero_curve['loss'].astype(float).tolist()
 after = [p.data().asnumpy() for name, p in blank_net.collect_params().items() if name.endswith('weight')]

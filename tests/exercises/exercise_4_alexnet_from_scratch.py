@@ -94,8 +94,8 @@ own_params = init_params(param_shapes)
 scratch_own_out = alexnet_scratch(X_check, own_params).asnumpy()
 ''',
     '''
-train_data, _ = utils.load_data_fashion_mnist(settings.train_batch, resize=image_size,
-                                              train_examples=settings.train_batch, test_examples=1, ctx=ctx)
+train_data, _ = utils.load_data_fashion_mnist(settings.batch_size, resize=image_size,
+                                              train_examples=settings.batch_size, test_examples=1, ctx=ctx)
 X_train, y_train = next(iter(train_data))
 softmax_ce = gluon.loss.SoftmaxCrossEntropyLoss()
 
@@ -110,7 +110,7 @@ for step in range(settings.train_steps):
     with autograd.record():
         l = softmax_ce(alexnet_scratch(X_train, params, train=True), y_train).mean()
     l.backward()
-    sgd(params, settings.lr)
+    sgd(params, settings.learning_rate)
     scratch_losses.append(l.asscalar().item())
 ''',
 ]
