@@ -27,8 +27,8 @@ _catalogs = {}
 _listeners = []
 
 
-class Say(str):
-    """A str that Jupyter (and the built site) shows as Markdown."""
+class Markdown(str):
+    """A str that Jupyter (and the built site) shows as Markdown (what `say` and the notes return)."""
 
     def _repr_markdown_(self):
         return str(self)
@@ -115,7 +115,7 @@ def translate(template):
 
 def say(template, **values):
     """Markdown: `template`, translated, formatted with `values`."""
-    return Say(translate(template).format(**values))
+    return Markdown(translate(template).format(**values))
 
 
 def translate_if_known(text):

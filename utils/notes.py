@@ -5,15 +5,8 @@ A chapter reads its settings with `settings = utils.settings_for('01_lenet')`;
 this run changed against the full experiment (`settings.full`), each setting named by the label
 written beside its values in utils/settings.py, so the text can never drift from the code.
 """
-from .i18n import translate
+from .i18n import Markdown, translate
 from .settings import RECIPES, rows, value as value_of
-
-
-class Markdown(str):
-    """A str that Jupyter (and the built site) shows as Markdown."""
-
-    def _repr_markdown_(self):
-        return str(self)
 
 
 def _fmt(value):
