@@ -63,14 +63,10 @@ def run_doctest(name, code, env):
     return runner.failures == 0, out.getvalue()
 
 
-def course_settings(repo, assignment, profile):
+def course_settings(assignment, profile):
     """utils/settings.py's settings for `assignment` under `profile` (a namespace; None for an
-    assignment it does not know). Loaded by file path: settings.py is standard library only."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('course_settings',
-                                                  os.path.join(repo, 'utils', 'settings.py'))
-    settings = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(settings)
+    assignment it does not know). Neither `utils` nor utils/settings.py imports MXNet."""
+    from utils import settings
     if assignment not in settings.NOTEBOOKS:
         return None
     return settings.settings_for(assignment, profile)
@@ -84,13 +80,11 @@ def trusted_names(job):
     trusted = {'np': np, 'numpy': np, 'pd': pd, 'math': math}
     codes = ''.join(c['code'] for spec in job['tests'].values() for c in spec['suites'][0]['cases'])
     if re.search(r'\b(utils|mx|nd)\b', codes):
-        sys.path.insert(0, job['repo'])
         os.environ['COURSE_PROFILE'] = job.get('profile', 'smoke')
         import utils
         trusted.update(utils=utils, mx=utils.mx, nd=utils.mx.nd)
     # The grader's own settings, so that tests never trust the submission's epochs, sizes, rates.
-    trusted['course_settings'] = course_settings(job['repo'], job.get('assignment'),
-                                                 job.get('profile', 'smoke'))
+    trusted['course_settings'] = course_settings(job.get('assignment'), job.get('profile', 'smoke'))
     trusted['grader_seed'] = job.get('grader_seed')
     trusted['submission_sources'] = list(job.get('submission_sources') or [])
     return trusted
@@ -114,6 +108,7 @@ def child_main():
     clock = time.monotonic()
     job = json.loads(sys.stdin.read())
     os.environ.setdefault('MPLBACKEND', 'Agg')
+    sys.path.insert(0, job['repo'])  # the grader's checkout: `utils` for the tests' trusted names
     sys.path.insert(0, job['sandbox_module_dir'])
     import exported  # noqa: E402  (grading/exported.py, standard library at import)
     try:
