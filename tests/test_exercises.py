@@ -473,7 +473,8 @@ def test_test_processes_share_seeded_networks_and_data_subsets_through_the_grade
     from grading.testproc import evidence_cache
     from utils import evidence
     assert evidence_cache() == evidence_cache() and os.stat(evidence_cache()).st_mode & 0o777 == 0o700
-    monkeypatch.setenv(evidence.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(utils.config, '_current',  # as if the process had started with it set
+                        utils.config.from_environment(dict(os.environ, **{evidence.CACHE_ENV: str(tmp_path)})))
     monkeypatch.setattr(evidence, '_seeded', {})
     first = evidence.seeded_parameters(utils.lenet, ('Uniform', 0.07), 28)
     settings = SimpleNamespace(train_examples=40, test_examples=30)
@@ -488,7 +489,8 @@ def test_test_processes_share_seeded_networks_and_data_subsets_through_the_grade
     for entry in tmp_path.glob('*.npz'):
         entry.write_bytes(b'damaged')
     assert evidence._disk_cached(('subset', 'x'), lambda: [np.ones(2)])[0].tolist() == [1, 1]
-    monkeypatch.delenv(evidence.CACHE_ENV)
+    monkeypatch.setattr(utils.config, '_current', utils.config.from_environment(
+        {k: v for k, v in os.environ.items() if k != evidence.CACHE_ENV}))
     evidence._disk_cached(('other',), lambda: [np.zeros(1)])
     assert len(list(tmp_path.glob('*.npz'))) == 3
 

@@ -16,6 +16,7 @@ Standard library only (the Colab bootstrap loads it before MXNet is installed).
 | COURSE_LIBCUDA | the NVIDIA driver library to ask about GPUs (tests use a stand-in) | libcuda.so.1 |
 | COURSE_SHARED_RESULTS | folder where the book build keeps the expensive results (training runs, speed measurements) of its first edition for the second (utils.shared_results); students never set it | off |
 | COURSE_FIGURE_FORMAT | `svg`: notebooks show figures as SVG with real text (the book build sets it) | png |
+| COURSE_EVIDENCE_CACHE | folder where the grader's test processes share the seeded networks and data subsets (utils.evidence; grading/testproc.py sets it) | off |
 """
 import os
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ class Config:
     libcuda: str = None
     shared_results: str = None     # None: every result is computed (the book build sets a folder)
     figure_format: str = None      # None: Jupyter's default (PNG)
+    evidence_cache: str = None     # None: the hidden tests' inputs are computed in each process
 
     def replace(self, **changes):
         return replace(self, **changes)
@@ -81,6 +83,7 @@ def from_environment(environ=None):
         libcuda=env.get('COURSE_LIBCUDA') or None,
         shared_results=env.get('COURSE_SHARED_RESULTS') or None,
         figure_format=figure_format,
+        evidence_cache=env.get('COURSE_EVIDENCE_CACHE') or None,
     )
 
 

@@ -25,6 +25,8 @@ import os
 
 import numpy as np
 
+from . import config
+
 CHUNK = 4_000_000          # elements per exported array (the sandbox allows 5 million)
 HALF_ABOVE = 100_000       # arrays larger than this travel as float16 (precision 5e-4)
 
@@ -247,7 +249,7 @@ def seeded_parameters(make_net, initializer, side):
     return _seeded[key]
 
 
-CACHE_ENV = 'COURSE_EVIDENCE_CACHE'
+CACHE_ENV = 'COURSE_EVIDENCE_CACHE'  # read by utils.config
 
 
 def _disk_cached(key, compute):
@@ -257,7 +259,7 @@ def _disk_cached(key, compute):
     test process of a batch does not redraw the same seeded networks or decode the same
     Fashion-MNIST files again (seconds each). Written atomically; an unreadable entry is
     computed again."""
-    folder = os.environ.get(CACHE_ENV)
+    folder = config.current().evidence_cache
     if not folder or not os.path.isdir(folder):
         return compute()
     path = os.path.join(folder, hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '.npz')
