@@ -175,6 +175,17 @@ def test_metrics_are_read_from_the_device_rarely(small_data, monkeypatch):
     assert len(reads) <= batches // training.SYNC_EVERY + 3 < batches
 
 
+
+def test_on_a_cpu_each_batch_is_waited_for_and_on_a_gpu_the_queue_runs_ahead(small_data,
+                                                                            monkeypatch):
+    waits = []
+    original = nd.waitall
+    monkeypatch.setattr(nd, 'waitall', lambda: waits.append(1) or original())
+    fit(tiny_net(), small_data, epochs=1)
+    assert len(waits) == len(small_data[0])  # one per batch, none for the test set
+    assert training._wait_each_batch(mx.cpu()) and training._wait_each_batch(mx.cpu(1))
+    assert not training._wait_each_batch(mx.gpu(0))
+
 def use_environment(monkeypatch, **env):
     """As if the notebook had started with exactly these variables (utils.config reads them once)."""
     monkeypatch.setattr(utils.config, '_current', utils.config.from_environment(env))
