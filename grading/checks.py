@@ -62,10 +62,13 @@ def preflight(runtime, memory_bytes, secret_paths=()):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         PREFLIGHT.format(paths=[str(p) for p in secret_paths]))])
     with tempfile.TemporaryDirectory(prefix='grade-preflight-') as private:
-        run = sandbox().run_notebook(nbformat.writes(nb), 'preflight.ipynb', cell_timeout=120,
-                                     total_timeout=180, memory_bytes=memory_bytes, copy_dirs=[],
-                                     read_only=runtime.read_only, env=runtime.kernel_env,
-                                     private_dir=os.path.join(private, 'export'))
+        try:
+            run = sandbox().run_notebook(nbformat.writes(nb), 'preflight.ipynb', cell_timeout=120,
+                                         total_timeout=180, memory_bytes=memory_bytes, copy_dirs=[],
+                                         read_only=runtime.read_only, env=runtime.kernel_env,
+                                         private_dir=os.path.join(private, 'export'))
+        except OSError as err:  # e.g. its read-only image could not be made (disk full)
+            raise GraderError(f'the sandbox cannot run a notebook on this machine: {err}') from err
         summary = run['summary'] if isinstance(run['summary'], dict) else {}
         namespace = {}
         if run['exported']:

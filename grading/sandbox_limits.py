@@ -16,6 +16,7 @@ import fcntl
 import os
 import pwd
 import signal
+import stat
 import time
 
 FIRST_UID, LAST_UID = 61184, 65519
@@ -26,17 +27,13 @@ PIDS_MAX = 512  # processes and threads of one submission (MXNet training uses a
 def processes_of(uid):
     """Pids of the processes whose real user id is uid."""
     found = []
-    for name in os.listdir('/proc'):
-        if name.isdigit():
-            try:
-                with open(f'/proc/{name}/status') as f:
-                    for line in f:
-                        if line.startswith('Uid:'):
-                            if int(line.split()[1]) == uid:
-                                found.append(int(name))
-                            break
-            except (OSError, ValueError, IndexError):
-                continue
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/status') as f:
+                if next(int(line.split()[1]) for line in f if line.startswith('Uid:')) == uid:
+                    found.append(int(pid))
+        except (OSError, ValueError, StopIteration):
+            continue
     return found
 
 
@@ -47,30 +44,28 @@ class UserIds:
         self.lock_dir = lock_dir
 
     def claim(self):
-        """(uid, lock fd) of a free id; raises OSError when the whole range is in use."""
+        """(uid, lock fd: closing it frees the id) of a free id; OSError when all are in use."""
         os.makedirs(self.lock_dir, mode=0o700, exist_ok=True)
         info = os.lstat(self.lock_dir)
-        if info.st_uid != 0 or info.st_mode & 0o077 or not os.path.isdir(self.lock_dir) \
-                or os.path.islink(self.lock_dir):
+        if info.st_uid != 0 or info.st_mode & 0o077 or not stat.S_ISDIR(info.st_mode):
             raise OSError(f'{self.lock_dir} must be a folder of root with mode 0700')
-        start = FIRST_UID + int.from_bytes(os.urandom(2), 'big') % (LAST_UID - FIRST_UID + 1)
-        for offset in range(LAST_UID - FIRST_UID + 1):
-            uid = FIRST_UID + (start - FIRST_UID + offset) % (LAST_UID - FIRST_UID + 1)
+        count, start = LAST_UID - FIRST_UID + 1, int.from_bytes(os.urandom(2), 'big')
+        for offset in range(count):
+            uid = FIRST_UID + (start + offset) % count
             fd = os.open(os.path.join(self.lock_dir, str(uid)),
                          os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            if self.taken(uid):
-                os.close(fd)
-                continue
-            return uid, fd
+                if not self.taken(uid):
+                    return uid, fd
+            except BlockingIOError:  # another grader's submission has it
+                pass
+            os.close(fd)
         raise OSError(f'every user id from {FIRST_UID} to {LAST_UID} is in use')
 
     @staticmethod
     def taken(uid):
+        """Whether an account or a process (e.g. of a systemd DynamicUser service) has uid."""
         try:
             pwd.getpwuid(uid)
             return True
@@ -230,13 +225,9 @@ class Group:
 
 def remove_stale(parent):
     """Remove empty groups left by a grader that was killed (its pid is in the name)."""
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return
-    for name in names:
-        m = name.split('-')
-        if len(m) == 3 and m[0] == 'grading' and m[1].isdigit() and not os.path.exists(f'/proc/{m[1]}'):
+    for name in os.listdir(parent) if os.path.isdir(parent) else []:
+        part = name.split('-')
+        if len(part) == 3 and part[0] == 'grading' and part[1].isdigit() and not os.path.exists(f'/proc/{part[1]}'):
             try:
                 os.rmdir(os.path.join(parent, name))  # fails, harmlessly, if it is not empty
             except OSError:

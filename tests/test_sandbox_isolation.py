@@ -123,7 +123,8 @@ def test_nothing_of_the_host_shows_in_proc_mountinfo_or_sys(tmp_path):
         assert not found, found
         images = [m for m in ns['mounts'] if m[4] in ('/opt/python', '/opt/venv/lib', '/data/0')]
         assert len(images) == 3 and all(m[m.index('-') + 2].startswith('/dev/loop') for m in images), images
-        assert {m[4]: m[3] for m in images} == {'/opt/python': '/python', '/opt/venv/lib': '/venv/lib', '/data/0': '/data'}
+        roots = {m[4]: m[3] for m in images}
+        assert roots == {'/opt/python': '/python', '/opt/venv/lib': '/venv/lib', '/data/0': '/data'}, roots
     else:  # bound from the host: only mountinfo's root field may name them, as the grader warns
         del ns['seen']['mountinfo']
         assert not {w for w, h in hosts.items() for text in ns['seen'].values() if h in text}
@@ -138,7 +139,8 @@ def test_nothing_of_the_host_shows_in_proc_mountinfo_or_sys(tmp_path):
 DAEMON = r'''
 import os, signal, subprocess, sys, time
 marker = MARKER
-code = f'import os, signal, time\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)  # {marker}'
+code = (f'import os, signal, time\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n'
+        f'if os.fork() == 0:\n    os.setsid()\n    time.sleep(600)  # {marker}')
 subprocess.Popen([sys.executable, '-c', code], start_new_session=True)
 time.sleep(1)
 running = [p for p in os.listdir('/proc') if p.isdigit() and marker.encode() in open(f'/proc/{p}/cmdline', 'rb').read()]
@@ -365,3 +367,19 @@ def test_an_image_is_made_once_per_content_and_never_mounted_half_written(tmp_pa
         for key in set(sandbox_image._HELD) - held:
             os.close(sandbox_image._HELD.pop(key))
             subprocess.run(['umount', str(cache / f'{key}.mnt')], check=False)
+
+
+def test_a_batch_whose_image_cannot_be_made_stops_before_grading_and_says_why(monkeypatch):
+    from types import SimpleNamespace
+
+    from grading import checks, sandbox_bwrap
+    from grading.assignment import GraderError
+
+    def full_disk(*args, **kwargs):
+        raise OSError(f"could not make or mount the sandbox's read-only image (No space left on device); "
+                      f"is there disk space under {sandbox_image.CACHE}?")
+    monkeypatch.setattr(sandbox_bwrap, '_MOUNTS', {})
+    monkeypatch.setattr(sandbox_image, 'problem', lambda: None)
+    monkeypatch.setattr(sandbox_image, 'mounted', full_disk)
+    with pytest.raises(GraderError, match='cannot run a notebook on this machine: could not make .* disk space'):
+        checks.preflight(SimpleNamespace(read_only=[], kernel_env={}), MEMORY)
