@@ -46,6 +46,7 @@ from pathlib import Path
 from benchmarks import mixed_precision
 from benchmarks.vs_d2l_report import read_csv, report, source_commit, write_csv
 from tests.offline_data import fashion_mnist_dir
+from utils.settings import ALEXNET as ALEXNET_RECIPE, ORIGINAL_TUTORIAL
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / 'benchmarks' / 'results' / 'vs_d2l.csv'
@@ -55,9 +56,9 @@ QUICK_RESULTS = Path(tempfile.gettempdir()) / 'vs_d2l_quick.csv'  # a check, not
 # NumPy mode (its train_ch6 needs float() of arrays), whose samplers differ from the NDArray ones.
 SEED = 0
 
-# Sizes per mode. Hyperparameters: LeNet the original tutorial's (batch 256, learning rate 0.5, as
-# utils.settings.ORIGINAL_TUTORIAL; d2l's own), AlexNet the course's recipe (batch 128, learning
-# rate 0.01; quick: batch 32). `None` examples = the whole split.
+# Sizes per mode. Hyperparameters: LeNet the original tutorial's (batch 256, learning rate 0.5: d2l's
+# own), AlexNet the course's recipe's learning rate (0.01) with batches of 128 (quick: 32). `None`
+# examples = the whole split.
 MODES = {
     # LeNet's one-epoch accuracy varies by several points with the seed: more pairs there.
     'full': dict(pairs={'loader224': 3, 'lenet28': 5, 'alexnet224': 3}, loader_batches=150, lenet_train=None, lenet_test=None,
@@ -66,8 +67,8 @@ MODES = {
                   alexnet_batches=5, alexnet_batch_size=32, peak_n=2048),
 }
 LOADER = dict(batch_size=128, resize=224)
-LENET = dict(batch_size=256, learning_rate=0.5)
-ALEXNET = dict(learning_rate=0.01, test_examples=128)  # batch size per mode (d2l needs >= 5 batches)
+LENET = {key: ORIGINAL_TUTORIAL['LeNet'][key] for key in ('batch_size', 'learning_rate')}
+ALEXNET = dict(learning_rate=ALEXNET_RECIPE['learning_rate'], test_examples=128)  # batch size per mode (d2l needs >= 5 batches)
 CASES = ('loader224', 'lenet28', 'alexnet224')
 
 
