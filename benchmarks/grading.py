@@ -231,7 +231,8 @@ def main(argv=None):
         print(f'| {name} | {kind} | {engine} | {count} | {per:.1f} | {median:.0f} | {full} |')
     print(f'\nload average after: {load_after:.2f}')
     if args.csv:
-        write_csv(args.csv, [dict(zip(CSV_COLUMNS, (commit, started, os.cpu_count(), args.profile, *row,
+        write_csv(args.csv, [dict(zip(CSV_COLUMNS, (commit, started, os.cpu_count(), args.profile, *row[:4],
+                                                    f'{row[4]:.2f}', f'{row[5]:.1f}', row[6],
                                                     f'{load_before:.2f}', f'{load_after:.2f}')))
                              for row in table])
         print(f'appended {len(table)} row(s) to {args.csv}')

@@ -10,15 +10,28 @@ labels them) are compared with the reference's: below `fraction` of them is flag
 whose reference takes under MIN_REFERENCE_SECONDS are not compared: at that scale the time is
 noise. The per-cell times come from the sandbox's report, which a submission can forge: the check
 finds honest shortcuts, not a determined forger.
+
+The reference's seconds are kept in OUT/private/reference_seconds.json, keyed by what they depend
+on (the reference notebook's text, the profile, the engine and its --jobs, the machine); a later
+batch into the same OUT within MAX_REUSE_SECONDS (re-grading with --only, late submissions)
+reuses them instead of running the reference again, and says so in its log. Delete the file to
+measure again.
 """
+import datetime as dt
+import hashlib
 import json
+import os
+import platform
 from dataclasses import replace
+from pathlib import Path
 
 from .runner import Job
 from .submission import parse_notebook
 
 MIN_REFERENCE_SECONDS = 2.0
 REFERENCE_KEY = '(reference solution)'
+KEPT_FILE = Path('private') / 'reference_seconds.json'
+MAX_REUSE_SECONDS = 24 * 3600
 
 
 def reference_notebook(text):
@@ -60,6 +73,52 @@ def speed_flags(record, reference, fraction, minimum=MIN_REFERENCE_SECONDS):
             if ref >= minimum and q in own and float(scores.get(q, 0)) > 0 and own[q] < fraction * ref]
 
 
+def shown(seconds):
+    return ', '.join(f'{q} {s:.1f} s' for q, s in seconds.items())
+
+
+def reference_key(text, options):
+    """What the reference's seconds depend on: its notebook, the profile, the engine (how many
+    notebooks share the cores), the machine and its thread setting."""
+    engine = options.scheduler or (f'workers {options.workers}' if options.workers else f'jobs {options.jobs}')
+    parts = (hashlib.sha256(text.encode('utf-8')).hexdigest(), options.profile, engine,
+             str(os.cpu_count()), platform.node(), os.environ.get('OMP_NUM_THREADS', ''))
+    return hashlib.sha256('\0'.join(parts).encode('utf-8')).hexdigest()[:32]
+
+
+def read_kept(path, now=None):
+    """{key: {'seconds': {question: seconds}, 'measured_at': ISO time}} of the entries of `path`
+    measured less than MAX_REUSE_SECONDS ago; {} when it is missing or malformed."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for key, entry in (doc.items() if isinstance(doc, dict) else ()):
+        try:
+            seconds = {str(q): float(v) for q, v in entry['seconds'].items()}
+            age = (now - dt.datetime.fromisoformat(entry['measured_at'])).total_seconds()
+        except (TypeError, KeyError, ValueError, AttributeError):
+            continue
+        if seconds and 0 <= age < MAX_REUSE_SECONDS:
+            out[key] = {'seconds': seconds, 'measured_at': entry['measured_at']}
+    return out
+
+
+def keep(path, key, seconds):
+    """Add this measurement to `path` (written atomically; older entries that still count kept)."""
+    from .gradebook import write_atomically
+    entries = read_kept(path)
+    entries[key] = {'seconds': seconds, 'measured_at': dt.datetime.now(dt.timezone.utc)
+                    .isoformat(timespec='seconds')}
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(Path(path), json.dumps(entries, indent=1))
+    except OSError:  # not kept: the next batch runs the reference again
+        pass
+
+
 class SpeedCheck:
     """Holds the batch's records until the reference has run, then flags them."""
 
@@ -79,6 +138,14 @@ class SpeedCheck:
             log(f'speed check skipped: {source}: {why}')
             return
         self.source = source
+        self.kept_path, self.key = options.out / KEPT_FILE, reference_key(text, options)
+        kept = read_kept(self.kept_path).get(self.key)
+        if kept:
+            self.reference = kept['seconds']
+            log(f"speed check: reference solution ({source}): {shown(self.reference)} (measured "
+                f"{kept['measured_at']} on this machine with these settings; reused from "
+                f"{self.kept_path}: delete it to measure again)")
+            return
         self.job = Job(REFERENCE_KEY, 'reference.ipynb', text, reference=True)
 
     @property
@@ -94,8 +161,8 @@ class SpeedCheck:
                      f"cleanly ({record.get('status')}: {record.get('reason') or 'no cell times'})")
             self.reference = {}
         else:
-            shown = ', '.join(f'{q} {s:.1f} s' for q, s in self.reference.items())
-            self.log(f'speed check: reference solution ({self.source}): {shown}')
+            self.log(f'speed check: reference solution ({self.source}): {shown(self.reference)}')
+            keep(self.kept_path, self.key, self.reference)
         held, self.pending = self.pending, []
         return [(entry, self.flag(g)) for entry, g in held]
 

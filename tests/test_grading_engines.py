@@ -262,6 +262,33 @@ def test_the_reference_run_gets_no_probe_and_no_tests_while_a_submission_gets_bo
     assert records[1]['scores']['q1'] == 2
 
 
+def test_the_reference_seconds_are_reused_by_a_later_batch_into_the_same_out_with_the_same_settings(
+        tiny_assignment, tmp_path, monkeypatch):
+    """A second batch into the same OUT (re-grading, late submissions) reuses the reference's
+    seconds instead of running it again, unless the settings differ or the measurement is old."""
+    import datetime as dt
+    from grading import speed
+    from grading.records import Graded
+    _, autograder = tiny_assignment
+    master = nbformat.read(str(TINY_MASTER), as_version=4)
+    assignment = Assignment(with_files(autograder, tmp_path / 'ref.zip', {'reference.ipynb': nbformat.writes(master)}))
+    options = GradeOptions(tmp_path / 'subs', tmp_path / 'out', jobs=2)
+    first = speed.SpeedCheck(assignment, options, log=lambda m: None)
+    assert first.waiting
+    ran = {'status': 'ok', 'scores': {'q1': 0.0}, 'cell_times': [{'question': 'q1', 'seconds': 9.0}]}
+    first.settle(Graded(ran))
+    said = []
+    again = speed.SpeedCheck(assignment, options, log=said.append)
+    assert again.job is None and not again.waiting and again.reference == {'q1': 9.0}
+    assert 'reused' in said[0] and 'q1 9.0 s' in said[0]
+    assert speed.SpeedCheck(assignment, GradeOptions(tmp_path / 'subs', tmp_path / 'out', jobs=1)).waiting
+    assert speed.SpeedCheck(assignment, GradeOptions(tmp_path / 'subs', tmp_path / 'other', jobs=2)).waiting
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=speed.MAX_REUSE_SECONDS + 1)
+    assert speed.read_kept(tmp_path / 'out' / speed.KEPT_FILE, now=later) == {}
+    (tmp_path / 'out' / speed.KEPT_FILE).write_text('{"x": {"seconds": "bad"}}')
+    assert speed.SpeedCheck(assignment, options).waiting
+
+
 def test_a_question_answered_far_faster_than_the_reference_is_flagged(tiny_assignment, tmp_path):
     student, autograder = tiny_assignment
     master = nbformat.read(str(TINY_MASTER), as_version=4)
