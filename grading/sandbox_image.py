@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -50,15 +51,20 @@ def problem():
 
 
 def content_key(sources, excluded):
-    """A hash of the names, sizes, mtimes and modes of every file the image would hold."""
+    """A hash of the names, sizes, mtimes and modes of every file the image would hold but the
+    bytecode caches (Python adds to them whenever it first imports a module outside the sandbox:
+    counted, they would make a new 1 GB image for every such import; left out of the key, an
+    image may lack the newest .pyc files, which then compile in memory)."""
     digest = hashlib.sha256(repr((sorted(sources.items()), sorted(excluded))).encode())
     for name, top in sorted(sources.items()):
         for folder, dirs, files in os.walk(top) if os.path.isdir(top) else [(top, [], [])]:
             rel = os.path.relpath(folder, top)
-            dirs[:] = sorted(d for d in dirs if os.path.normpath(os.path.join(name, rel, d)) not in excluded)
+            dirs[:] = sorted(d for d in dirs if d != '__pycache__'
+                             and os.path.normpath(os.path.join(name, rel, d)) not in excluded)
             for entry in [folder] + [os.path.join(folder, f) for f in sorted(files)]:
                 info = os.lstat(entry)
-                digest.update(f'{entry}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\n'.encode())
+                digest.update(f'{entry}\0{info.st_size}\0{info.st_mode}\0'
+                              f'{info.st_mtime_ns if not stat.S_ISDIR(info.st_mode) else 0}\n'.encode())
     return digest.hexdigest()[:32]
 
 

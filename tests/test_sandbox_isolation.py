@@ -344,6 +344,10 @@ def test_an_image_is_made_once_per_content_and_never_mounted_half_written(tmp_pa
         first = sandbox_image.mounted({'data': str(source)})
         assert open(os.path.join(first, 'data', 'a.txt')).read() == 'one'
         assert sandbox_image.mounted({'data': str(source)}) == first
+        (source / '__pycache__').mkdir()  # Python caching bytecode outside: not a new image
+        (source / '__pycache__' / 'a.cpython-311.pyc').write_bytes(b'cached')
+        sandbox_image._KEYS.clear()
+        assert sandbox_image.mounted({'data': str(source)}) == first
         (source / 'a.txt').write_text('two')  # a changed venv or data folder: a new image
         sandbox_image._KEYS.clear()
         second = sandbox_image.mounted({'data': str(source)})
@@ -360,7 +364,7 @@ def test_an_image_is_made_once_per_content_and_never_mounted_half_written(tmp_pa
         assert len(list(cache.glob('*.sqfs'))) == 2 and len(list(cache.glob('*.sqfs.partial'))) == 1
         monkeypatch.setattr(sandbox_image, 'tool', real_tool)
         third = sandbox_image.mounted({'data': str(source)})  # made again, whole
-        assert sorted(os.listdir(os.path.join(third, 'data'))) == ['a.txt', 'b.txt']
+        assert sorted(os.listdir(os.path.join(third, 'data'))) == ['__pycache__', 'a.txt', 'b.txt']
         assert not list(cache.glob('*.sqfs.partial'))
     finally:
         sandbox_image._KEYS.clear()

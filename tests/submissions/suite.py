@@ -119,7 +119,8 @@ def notebook_cases(correct, partly, *, autograder, sentinel, cell_timeout):
     broken = [correct[0] + '\nthis is not python ('] + list(correct[1:])
     sleeper = ('import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)  # ignore the interrupt\n'
                f'time.sleep({cell_timeout * 20})')
-    bomb = 'import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(2**27, dtype=np.uint8))  # 128 MB each'
+    # numpy imported in a cell of its own: the bomb's cell limit is for the bomb, not the import
+    bomb = 'hog = []\nwhile True:\n    hog.append(np.ones(2**27, dtype=np.uint8))  # 128 MB each'
     flood = "for i in range(100):\n    print('x' * 2**20, flush=True)  # 100 MB of output, 1 MB at a time"
     paths = {'AUTOGRADER': repr(str(autograder)), 'SENTINEL_FOLDER': repr(str(Path(sentinel).parent)),
              'SENTINEL': repr(str(sentinel))}
@@ -137,7 +138,7 @@ def notebook_cases(correct, partly, *, autograder, sentinel, cell_timeout):
         ('sleep_past_timeout.ipynb', correct, dict(before_answers=[sleeper]), dict(status='timeout', zero=True)),
         ('kernel_death.ipynb', correct, dict(extra_cells=['import os\nos._exit(3)']),
          dict(status='killed', zero=True)),
-        ('memory_bomb.ipynb', correct, dict(before_answers=[bomb]),
+        ('memory_bomb.ipynb', correct, dict(before_answers=['import numpy as np', bomb]),
          dict(status='error', reason_has='MemoryError', full=True)),
         ('huge_output.ipynb', correct, dict(extra_cells=[flood]), dict(status='ok', full=True)),
         ('delete_outside.ipynb', partly, attack(DELETE_OUTSIDE), dict(status='ok', honest='partly')),
