@@ -114,64 +114,6 @@ def test_every_hidden_case_has_a_bilingual_hint_and_public_cases_give_at_most_ha
     assert 'probe.py' in __import__('zipfile').ZipFile(assignment.path).namelist()
 
 
-# ----------------------------------------------------------------------------- the blank notebook
-
-def run_student_cells_with_each_blank_then_its_solution(solution):
-    """{question number: the error its blank raised}: the student notebook's cells run in order
-    in this process (as Jupyter's Run All does), each answer cell first as handed out, then with
-    the master's answer, so that the next question is reached (grader.check cells are skipped)."""
-    import os
-    import matplotlib
-    matplotlib.use('Agg')
-    from submissions.suite import answer_cells
-    student = nbformat.read(ROOT / 'notebooks' / f'{NAME}.ipynb', as_version=4)
-    blanks = answer_cells(student)
-    ns, raised, old = {'__name__': '__main__'}, {}, os.getcwd()
-    os.chdir(ROOT / 'notebooks')
-    try:
-        for cell in student.cells:
-            if cell.cell_type != 'code' or cell.source.startswith('grader.check'):
-                continue
-            if cell not in blanks:
-                exec(cell.source, ns)
-                continue
-            number = blanks.index(cell) + 1
-            try:
-                exec(cell.source, ns)
-            except Exception as err:  # what the student sees
-                raised[number] = err
-            if number < len(blanks):  # the last one would train: no later question needs it
-                exec(solution[number - 1], ns)
-    finally:
-        os.chdir(old)
-    return raised
-
-
-def test_each_blank_answer_stops_with_a_message_naming_its_question_never_a_type_error(solution):
-    raised = run_student_cells_with_each_blank_then_its_solution(solution)
-    assert sorted(raised) == [1, 2, 3, 4], raised
-    for number, err in raised.items():
-        assert isinstance(err, NotImplementedError), (number, repr(err))
-        assert str(err).startswith(f'Question {number}: ') and 'run this cell again' in str(err), str(err)
-    assert 'alexnet_shapes' in str(raised[1]) and 'dropout' in str(raised[2])
-    assert 'scratch_out' in str(raised[3])  # its cell calls nothing until scratch_out is written
-
-
-def test_a_value_left_as_dots_is_named_with_its_question_in_the_readers_language():
-    import utils
-    from utils import i18n
-    utils.require_written(3, scratch_out=0.0, max_abs_diff=None)  # written values pass
-    with pytest.raises(NotImplementedError, match=r'^Question 3: scratch_own_out is still `\.\.\.`'):
-        utils.require_written(3, scratch_out=0.0, scratch_own_out=...)
-    i18n.use_language('zh')
-    try:
-        with pytest.raises(NotImplementedError, match='^问题 1：n_params_scratch 还是'):
-            utils.require_written(1, n_params_scratch=...)
-        assert str(utils.not_written(4, 'sgd')).startswith('问题 4：sgd 还没有写')
-    finally:
-        i18n.use_language('en')
-
-
 # ----------------------------------------------------------------------------- static check
 
 @pytest.mark.parametrize('name', sorted(ex4.NOT_OWN_CODE))
