@@ -131,7 +131,7 @@ NOTEBOOKS['06_training_alexnet'] = dict(
 # step (it would sit on the ln 10 plateau for hundreds of steps); LeNet keeps its recipe, except in
 # the smoke check: its 512 images make two batches of 256 per epoch, six steps in all, which leave
 # LeNet at chance (test accuracy 0.10); batches of 16 give it 96 steps and 0.57-0.61 on seeds 0-2
-# for about a second more (benchmarks/README.md, grading).
+# for 0.1 s more on one CPU thread (benchmarks/README.md, grading).
 NOTEBOOKS['exercise_1_more_epochs'] = dict(
     train_examples=Setting('training images',             None,                 6000,    512),
     test_examples=Setting('test images',                  None,                 2000,    256),
