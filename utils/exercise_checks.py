@@ -62,5 +62,5 @@ def require_written(question, **values):
     for name, value in values.items():
         if value is Ellipsis:
             raise NotImplementedError(translate(
-                'Question {question}: {name} is still `...`. Write its value in this cell, then '
+                'Question {question}: {name} is still `...`. Write the code that sets it in this cell, then '
                 'run this cell again.').format(question=question, name=name))
