@@ -43,7 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import mixed_precision
 from benchmarks.vs_d2l_report import read_csv, report, source_commit, write_csv
 from tests.offline_data import fashion_mnist_dir
 from utils.settings import ALEXNET as ALEXNET_RECIPE, ORIGINAL_TUTORIAL
@@ -163,6 +162,9 @@ def course_trial(case, cfg, seed, amp=False):
     timed_test = Timed(test, mx.nd.waitall)
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         if amp:
+            # Imported here, not at the top: it imports MXNet through utils, which would set
+            # utils' OpenMP settings in every process of this script, the d2l side's included.
+            from benchmarks import mixed_precision
             history = mixed_precision.train(timed_train, timed_test, net, loss, trainer, ctx, 1)
         else:
             history = utils.train(timed_train, timed_test, net, loss, trainer, ctx, 1, progress=False)

@@ -492,3 +492,31 @@ def test_compat_does_nothing_at_import(tmp_path):
         assert dict(os.environ) == before and 'mxnet' not in sys.modules and 'numpy' not in sys.modules
     ''')], capture_output=True, text=True, timeout=60, cwd=ROOT, env={k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'})
     assert out.returncode == 0 and out.stdout == '' and out.stderr == '', out.stderr
+
+
+def test_a_large_copy_from_python_starts_no_second_openmp_team(tmp_path):
+    """MXNet copies an array of more than MXNET_CPU_PARALLEL_SIZE bytes with an OpenMP loop in
+    the calling (Python) thread: a second team of threads beside the engine's, which makes libgomp
+    cut every thread's spin-wait short (LeNet's step 50-55 ms instead of 33 on 2 cores, see
+    utils/hardware.py). utils raises the threshold, so the copy adds no thread; a user's own
+    setting is kept."""
+    script = (
+        "import os, sys, numpy as np\n"
+        "sys.path.insert(0, os.getcwd())\n"
+        "import utils\n"
+        "mx = utils.mx\n"
+        "x = mx.nd.ones((256, 20, 24, 24)); (x * 2).wait_to_read()  # the engine's team exists\n"
+        "before = len(os.listdir('/proc/self/task'))\n"
+        "big = mx.nd.array(np.zeros((4000, 784), np.float32)); big.wait_to_read()\n"
+        "print(before, len(os.listdir('/proc/self/task')), os.environ['MXNET_CPU_PARALLEL_SIZE'])\n")
+    env = {k: v for k, v in os.environ.items() if k != 'MXNET_CPU_PARALLEL_SIZE'}
+    env['OMP_NUM_THREADS'] = '2'
+    out = subprocess.run([sys.executable, '-c', script], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out[0] == out[1], f'the copy started {int(out[1]) - int(out[0])} thread(s)'
+    assert out[2] == str(2**31 - 1)
+    # The same copy with MXNet's own threshold does start a team: the check above can fail.
+    env['MXNET_CPU_PARALLEL_SIZE'] = '200000'
+    out = subprocess.run([sys.executable, '-c', script], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert int(out[1]) > int(out[0]) and out[2] == '200000'

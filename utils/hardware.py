@@ -84,6 +84,13 @@ def set_cpu_threads(cfg=None):
     without it that is one thread, half the machine. Takes effect only before `import mxnet`
     (utils/__init__ calls it first). Returns the thread count."""
     cfg = cfg or config.current()
+    # MXNet copies an array of more than 200,000 bytes (nd.array of the dataset, asnumpy of a big
+    # one) with an OpenMP loop in the calling Python thread. That starts a second OpenMP team
+    # beside the engine's; with more OpenMP threads than CPUs, libgomp cuts its spin-wait short
+    # (its "throttled" spin), so the engine's threads sleep and wake around every operator:
+    # LeNet's training step took 50-55 ms instead of 33 on 2 cores (benchmarks/README.md, "The
+    # second OpenMP team"). Serial copies start no team; they are memory-bound anyway.
+    os.environ.setdefault('MXNET_CPU_PARALLEL_SIZE', str(2**31 - 1))
     if cfg.omp_threads is not None:
         return cfg.omp_threads
     threads = physical_cores()
