@@ -114,6 +114,8 @@ def start_engine(assignment, options):
     print(f"Grading {assignment.name} ({len(assignment.auto)} auto-graded questions, "
           f"{assignment.max_score:g} points) | profile {options.profile} | limits: "
           f"{options.cell_timeout} s per cell, {options.timeout} s per notebook, {options.memory_mb} MB")
+    if sandbox().missing_tools():
+        raise GraderError(sandbox().missing_tools())
     warning = isolation_warning()
     if warning:
         print(f'warning: {warning}', file=sys.stderr)

@@ -36,7 +36,9 @@ COURSE = 'course'                      # where the course's files sit inside the
 CONFIG = 'gradescope.json'
 BUNDLED = ('grading', 'utils', 'locale', 'requirements')
 # (package, why): what setup.sh installs with apt besides Python.
-DEBIAN_PACKAGES = (('bubblewrap', 'the sandbox'), ('ca-certificates', 'the Fashion-MNIST download'))
+DEBIAN_PACKAGES = (('bubblewrap', 'the sandbox'), ('cgroup-tools', "the sandbox's cgroups"),
+                   ('keyutils', "the sandbox's session keyring"), ('util-linux', "the sandbox's rlimits"),
+                   ('ca-certificates', 'the Fashion-MNIST download'))
 PUBLIC, HIDDEN = 'visible', 'after_published'
 
 

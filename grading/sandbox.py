@@ -1,22 +1,18 @@
 """Run one untrusted notebook in a throw-away sandbox, with limits, and hand back plain data.
 
-The isolation is bubblewrap's (Debian package `bubblewrap`) with a seccomp filter from libseccomp;
-these modules only decide what goes in: `sandbox_limits` (a user id of its own per concurrent
-submission, 61184-65519; one memory and pids cgroup for all its processes), `sandbox_launch`
-(joins the cgroups and a new empty session keyring, sets resource limits, becomes bwrap, whose
-arguments come through `--args FD`), `sandbox_image` (Python, venv and data as squashfs images,
-so mountinfo names no host path), `sandbox_bwrap` (the file system inside and the namespaces:
-PID, network, IPC, UTS, cgroup), `sandbox_seccomp` (no keyrings, ptrace, bpf, perf, mounts or new
-namespaces) and `sandbox_worker` (inside: becomes the submission's user, runs the notebook with
-grading/notebook_run.py; the variables come back as plain data, grading/exported.py).
+The isolation is bubblewrap's with a seccomp filter (sandbox_seccomp), started through maintained
+tools that each exec the next: cgexec (the submission's memory and pids cgroups, sandbox_limits,
+which also hands out a user id per submission), prlimit (rlimits), keyctl (a new, empty session
+keyring); bwrap's arguments (sandbox_bwrap, sandbox_image) come through `--args FD`. Inside,
+sandbox_worker becomes the submission's user and runs the notebook (notebook_run.py).
 What the kernel guarantees, and no code here polices: every process the submission starts lives
 in the PID namespace, which dies with bwrap's init (and that with bwrap: --die-with-parent;
-`_wait` waits for it); its
-SysV IPC dies with the IPC namespace; it can write nowhere but tmpfs mounts that vanish with the
-mount namespace (tests/test_sandbox_isolation.py and tests/test_grading_hostile.py prove each).
-Everything the grader keeps comes through one file it opened before starting the sandbox and hands
-to the worker as a descriptor (`read_channel`): the kernel never holds it (the worker is not
-dumpable, the descriptor is closed on exec), and no file of the sandbox is ever read.
+`_wait` waits for it); its SysV IPC dies with the IPC namespace; it can write nowhere but tmpfs
+mounts that vanish with the mount namespace (tests/test_sandbox_isolation.py and
+tests/test_grading_hostile.py prove each). Everything the grader keeps comes through one file it
+opened before starting the sandbox and hands to the worker as a descriptor (`read_channel`): the
+kernel never holds it (the worker is not dumpable, the descriptor is closed on exec), and no file
+of the sandbox is ever read.
 """
 import json
 import os
@@ -42,31 +38,39 @@ CHANNEL_LIMITS = {'summary.json': MAX_JSON_BYTES, 'executed.ipynb': MAX_EXECUTED
 _SECCOMP = []
 
 
+# The maintained tools the sandbox is made of ({command: Debian package}); without one the grader
+# refuses to start.
+TOOLS = {'bwrap': 'bubblewrap', 'cgcreate': 'cgroup-tools', 'cgset': 'cgroup-tools',
+         'cgexec': 'cgroup-tools', 'prlimit': 'util-linux', 'keyctl': 'keyutils'}
+
+
 def bwrap_path():
     return shutil.which('bwrap', path=os.environ.get('PATH', '') + ':/usr/bin:/bin')
+
+
+def missing_tools():
+    """None, or the sentence that names the Debian packages to install."""
+    missing = {command: package for command, package in TOOLS.items() if not os.access(
+        (bwrap_path() if command == 'bwrap' else shutil.which(command, path='/usr/bin:/bin')) or '', os.X_OK)}
+    if missing:
+        return (f"the sandbox is built on commands that are not installed here ({', '.join(missing)}): "
+                f"install them (Debian/Ubuntu: apt-get install {' '.join(sorted(set(missing.values())))})")
+    return None
 
 
 def isolation_warnings():
     """Sentences, said once per batch, on guarantees this machine cannot give."""
     out = []
-    if bwrap_path() is None:
-        out.append('bwrap is not installed: no submission can run. The sandbox is built on '
-                   'bubblewrap: install it (Debian/Ubuntu: apt-get install bubblewrap)')
     if os.geteuid() != 0:
         out.append('the grader is not root: every submission runs as YOUR user (a user id of its '
                    'own per submission needs root), so process limits are shared between them, and '
                    'the course folders copied beside its notebook (utils/) are writable by it')
     version, how = sandbox_limits.support('pids')
-    if version is None:
-        out.append(how)
-    image_problem = sandbox_image.problem()
-    if image_problem:
-        out.append(image_problem)
-    return out
+    return out + ([how] if version is None else []) + [p for p in [sandbox_image.problem()] if p]
 
 
 def memory_group_support():
-    """(cgroup version or None, a sentence on how the whole-submission memory limit holds)."""
+    """(True or None, a sentence on how the whole-submission memory limit holds)."""
     return sandbox_limits.support('memory')
 
 
@@ -109,8 +113,8 @@ def _cell_times(summary):
 
 
 def _start(config, mounts, files, base, channel, group):
-    """Start the launcher (which becomes bwrap); returns (Popen, its output file, a pidfd of the
-    sandbox's init or None, bwrap's status pipe)."""
+    """Start bwrap (through cgexec, prlimit and keyctl); returns (Popen, its output file, a pidfd
+    of the sandbox's init or None, bwrap's status pipe)."""
     if not _SECCOMP:
         _SECCOMP.append(sandbox_seccomp.seccomp_bpf())
     fds = {path: layout.memfd('grader-file', data.encode() if isinstance(data, str) else data)
@@ -121,15 +125,16 @@ def _start(config, mounts, files, base, channel, group):
                              work_bytes=config['work_bytes'], scratch_bytes=config['scratch_bytes'],
                              data_fds=fds) + ['--json-status-fd', str(status_write)]
     args_fd = layout.memfd('grader-args', b''.join(a.encode() + b'\0' for a in args))
-    rlimits = {'RLIMIT_AS': [config['memory_bytes']] * 2, 'RLIMIT_CORE': [0, 0],
-               'RLIMIT_CPU': [config['total_timeout'] + 60, config['total_timeout'] + 65],
-               'RLIMIT_FSIZE': [512 * 2**20] * 2}
-    if config['uid'] is not None:  # counts every process of the user: only for a user of its own
-        rlimits['RLIMIT_NPROC'] = [sandbox_limits.PIDS_MAX] * 2
-    settings = {'cgroup_procs': group.procs if group else [], 'rlimits': rlimits}
-    command = [sys.executable, '-I', '-S', '-B', os.path.join(HERE, 'sandbox_launch.py'),
-               json.dumps(settings), bwrap_path() or 'bwrap', '--args', str(args_fd), '--',
-               mounts.python, '-I', '-B', '/grader/worker.py']
+    memory, cpu = config['memory_bytes'], config['total_timeout'] + 60
+    # Before bwrap (and so everything in the sandbox) exists: the cgroups (what is forked later is
+    # born in them), resource limits (RLIMIT_NPROC counts every process of the user: only for a
+    # user of its own) and a new empty session keyring (a grader started from a login or sudo
+    # session would else hand its keys to the sandbox). Each tool execs the next.
+    command = (group.cgexec() if group else []) + [
+        'prlimit', f'--as={memory}:{memory}', '--core=0:0', f'--cpu={cpu}:{cpu + 5}', f'--fsize={512 * 2**20}'] + (
+        [f'--nproc={sandbox_limits.PIDS_MAX}'] if config['uid'] is not None else []) + [
+        'keyctl', 'session', '-', bwrap_path() or 'bwrap', '--args', str(args_fd), '--',
+        mounts.python, '-I', '-B', '/grader/worker.py']
     out = open(os.path.join(base, 'worker.err'), 'w+b')
     opened = [seccomp_fd, args_fd, status_write, *fds.values()]
     status = os.fdopen(status_read, 'rb')
@@ -219,6 +224,8 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
     be read, or None), cgroup (bool), oom_kills (int), epilogue_error (str or None), uid (the
     submission's user id, None when not root).
     """
+    if missing_tools():  # the grader refuses to start (grade.py): only a caller of this module gets here
+        raise OSError(missing_tools())
     mounts = layout.mounts(read_only)
     base = tempfile.mkdtemp(prefix='grade-', dir=work_root)  # 0700 from the start
     group, channel, claim = None, None, None

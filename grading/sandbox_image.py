@@ -41,8 +41,7 @@ def problem():
     missing = [what for what, ok in (
         ('root (mounting needs CAP_SYS_ADMIN)', os.geteuid() == 0 and capabilities >> CAP_SYS_ADMIN & 1),
         ('a loop device (/dev/loop-control)', os.access('/dev/loop-control', os.R_OK | os.W_OK)),
-        ('mksquashfs (Debian/Ubuntu: apt-get install squashfs-tools)', tool('mksquashfs')),
-        ('bwrap', tool('bwrap'))) if not ok]
+        ('mksquashfs (Debian/Ubuntu: apt-get install squashfs-tools)', tool('mksquashfs'))) if not ok]
     if not missing:
         return None
     return ('the Python installation, the virtual environment and the data are bound from their host '

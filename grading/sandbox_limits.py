@@ -1,4 +1,4 @@
-"""Per-submission limits the grader sets up outside bubblewrap: a user id of its own and a cgroup.
+"""Per-submission limits the grader sets up outside bubblewrap: a user id of its own and cgroups.
 
 - `UserIds`: every concurrent submission runs under its own user id, taken from the range that
   systemd reserves for dynamic users (61184-65519, DynamicUser=), so that limits the kernel
@@ -6,17 +6,19 @@
   and nothing of one submission (a process, a file) belongs to the user of another. A lock file
   per id (flock, held while the submission runs: the caller closes it) keeps two graders on one
   machine apart; an id that a user account or a running process has is skipped.
-- `Group`: one cgroup for all the processes of a submission, with the memory controller (one
-  memory limit, tmpfs pages included) and the pids controller (a thread bomb stops at its own
-  limit): cgroup v2 where the grader's cgroup may have children with those controllers, else the
-  cgroup v1 hierarchies (hybrid systems such as this course's test machine). What a machine lacks
-  is said once per batch (`support`).
+- `Group`: a memory cgroup (one memory limit for all the submission's processes, tmpfs pages
+  included) and a pids cgroup (a thread bomb stops at its own limit), made and limited by
+  libcgroup's tools (Debian package cgroup-tools: cgcreate, cgset; the launcher joins them with
+  cgexec) inside the grader's own cgroups, whose limits then hold too. libcgroup 2 maps the v1
+  names (memory.limit_in_bytes) to cgroup v2; what a machine lacks is said once per batch
+  (`support`).
 """
 import fcntl
 import os
 import pwd
 import signal
 import stat
+import subprocess
 import time
 
 FIRST_UID, LAST_UID = 61184, 65519
@@ -73,162 +75,118 @@ class UserIds:
             return bool(processes_of(uid))
 
 
-def _mounts():
-    """[(fstype, super options, mount point)] of the cgroup file systems."""
-    out = []
+def _tool(*command):
+    """None when a libcgroup tool succeeds, else its complaint."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    return None if done.returncode == 0 else (done.stderr or done.stdout).strip()[-300:] or command[0]
+
+
+def own_cgroup(controller):
+    """The grader's cgroup in the hierarchy of `controller` (v1), else its v2 cgroup."""
+    with open('/proc/self/cgroup') as f:
+        lines = [line.rstrip('\n').split(':', 2) for line in f]
+    return next((p for _, c, p in lines if controller in c.split(',')),
+                next((p for h, _, p in lines if h == '0'), '/'))
+
+
+def folder(controller, path):
+    """The folder of cgroup `path`: libcgroup reads it to remove a group by migrating what is
+    left in it to the parent (out of the limits), so the grader kills what is left and rmdirs."""
     with open('/proc/self/mountinfo') as f:
-        for line in f:
-            m = line.split()
-            sep = m.index('-')
-            if m[sep + 1] in ('cgroup', 'cgroup2'):
-                out.append((m[sep + 1], m[sep + 3] if len(m) > sep + 3 else '', m[4]))
-    return out
-
-
-def locate(controller):
-    """(version, parent folder) where this process may make cgroups with `controller`
-    ('memory' or 'pids'), or (None, why not)."""
-    try:
-        with open('/proc/self/cgroup') as f:
-            lines = [line.rstrip('\n').split(':', 2) for line in f]
-        mounts = _mounts()
-    except OSError as err:
-        return None, f'cannot read the cgroups of this process ({err})'
-    reasons = []
-    for fstype, options, point in mounts:
-        if fstype == 'cgroup2':
-            own = next((p for h, c, p in lines if h == '0' and c == ''), None)
-            if own is None:
-                continue
-            parent = os.path.join(point, own.lstrip('/'))
-            try:
-                subtree = open(os.path.join(parent, 'cgroup.subtree_control')).read().split()
-                available = open(os.path.join(parent, 'cgroup.controllers')).read().split()
-                if controller not in subtree and own == '/' and controller in available:
-                    with open(os.path.join(parent, 'cgroup.subtree_control'), 'w') as f:
-                        f.write(f'+{controller}')
-                    subtree.append(controller)
-            except OSError as err:
-                reasons.append(f'cgroup v2 at {parent}: {err.strerror}')
-                continue
-            if controller in subtree and os.access(parent, os.W_OK):
-                return 2, parent
-            reasons.append(f'cgroup v2 at {parent} cannot have a child with the {controller} '
-                           f'controller (available: {" ".join(available) or "none"})')
-        elif fstype == 'cgroup' and controller in options.split(','):
-            own = next((p for h, c, p in lines if controller in c.split(',')), None)
-            if own is None:
-                continue
-            parent = os.path.join(point, own.lstrip('/'))
-            if os.access(parent, os.W_OK):
-                return 1, parent
-            reasons.append(f'cgroup v1 {controller} at {parent} is not writable')
-    return None, '; '.join(reasons) or f'no cgroup file system with the {controller} controller'
-
-
-def support(controller):
-    """(version, a sentence on where), or (None, what a submission can then do)."""
-    version, where = locate(controller)
-    if version is not None:
-        return version, f'cgroup v{version} under {where}'
-    if controller == 'memory':
-        return None, (f'no memory cgroup available ({where}): memory is capped per process only, '
-                      'so a submission that starts several processes can use a multiple of the cap')
-    return None, (f'no pids cgroup available ({where}): threads and processes are limited per '
-                  + ('submission user only (RLIMIT_NPROC)' if os.geteuid() == 0 else
-                     "submission only by your user's process limit, which they all share"))
+        mounts = [(m[m.index('-') + 1], m[-1].split(','), m[4]) for m in map(str.split, f)]
+    points = [p for t, o, p in mounts if t == 'cgroup' and controller in o] + \
+        [p for t, o, p in mounts if t == 'cgroup2']  # v1 first: a hybrid machine has both
+    return os.path.join(points[0], path.lstrip('/')) if points else None
 
 
 class Group:
-    """The cgroup folders (one per v1 hierarchy, or one v2 folder) of one submission."""
+    """The memory and pids cgroups ({controller: path}) of one submission."""
 
-    def __init__(self, paths, memory_version):
-        self.paths, self.memory_version = paths, memory_version  # {controller: folder}
+    def __init__(self, paths, why=None):
+        self.paths, self.why = paths, why or {}
 
     @classmethod
-    def create(cls, memory_bytes, pids_max=PIDS_MAX):
-        """A new group; controllers the machine lacks are left out (see `support`)."""
-        paths, memory_version = {}, None
-        name = f'grading-{os.getpid()}-{os.urandom(4).hex()}'
-        for controller in ('memory', 'pids'):
-            version, parent = locate(controller)
-            if version is None:
-                continue
-            remove_stale(parent)
-            path = os.path.join(parent, name)
-            try:
-                if path not in paths.values():
-                    os.mkdir(path)
-                limits = {'memory': [('memory.max', memory_bytes), ('memory.swap.max', 0)] if version == 2
-                          else [('memory.limit_in_bytes', memory_bytes), ('memory.memsw.limit_in_bytes', memory_bytes)],
-                          'pids': [('pids.max', pids_max)]}[controller]
-                for i, (key, value) in enumerate(limits):
-                    if i == 0 or os.path.exists(os.path.join(path, key)):
-                        with open(os.path.join(path, key), 'w') as f:
-                            f.write(str(value))
-            except OSError:
-                if path not in paths.values():
-                    Group({controller: path}, None).remove()
-                continue
-            paths[controller] = path
-            memory_version = version if controller == 'memory' else memory_version
-        return cls(paths, memory_version)
+    def create(cls, memory_bytes, pids_max=PIDS_MAX, name=None):
+        """A new group; controllers the machine lacks are left out (`why` says why)."""
+        name = name or f'grading-{os.getpid()}-{os.urandom(4).hex()}'
+        # Each first setting that takes (memory.max: in case the v1 name is not mapped to v2);
+        # then no swap either, where the kernel counts it.
+        settings = {'memory': [[f'memory.limit_in_bytes={memory_bytes}', f'memory.max={memory_bytes}'],
+                               [f'memory.memsw.limit_in_bytes={memory_bytes}', 'memory.swap.max=0']],
+                    'pids': [[f'pids.max={pids_max}']]}
+        group = cls({})
+        for controller, (first, *more) in settings.items():
+            path = f"{own_cgroup(controller).rstrip('/')}/{name}"
+            remove_stale(controller, path)
+            why = _tool('cgcreate', '-g', f'{controller}:{path}')
+            if why is None and all(_tool('cgset', '-r', s, path) for s in first):
+                why = f'cannot set {first[0]}'
+            if why is None:
+                group.paths[controller] = path
+                for alternatives in more:
+                    any(_tool('cgset', '-r', s, path) is None for s in alternatives)
+            else:
+                group.why[controller] = why
+                cls({controller: path}).remove()
+        return group
 
-    @property
-    def procs(self):
-        """The cgroup.procs files to write a pid into (one per hierarchy)."""
-        return sorted({os.path.join(p, 'cgroup.procs') for p in self.paths.values()})
+    def cgexec(self):
+        """The command prefix that runs a command in the group."""
+        return ['cgexec'] + [f'-g{c}:{p}' for c, p in sorted(self.paths.items())] if self.paths else []
 
-    def pids(self):
-        found = set()
-        for procs in self.procs:
-            try:
-                with open(procs) as f:
-                    found |= {int(x) for x in f.read().split()}
-            except OSError:
-                pass
-        return sorted(found)
+    def folders(self):
+        return [f for f in (folder(c, p) for c, p in self.paths.items()) if f and os.path.isdir(f)]
 
     def oom_kills(self):
         """How many processes the kernel killed for the group's memory limit."""
-        if 'memory' not in self.paths:
-            return 0
-        name = 'memory.events' if self.memory_version == 2 else 'memory.oom_control'
-        try:
-            with open(os.path.join(self.paths['memory'], name)) as f:
-                for line in f:
-                    key, _, value = line.partition(' ')
-                    if key == 'oom_kill':
-                        return int(value)
-        except (OSError, ValueError):
-            pass
+        memory = folder('memory', self.paths['memory']) if 'memory' in self.paths else None
+        for name in ('memory.oom_control', 'memory.events'):  # v1, v2
+            try:
+                with open(os.path.join(memory, name)) as f:
+                    return next(int(line.split()[1]) for line in f if line.startswith('oom_kill '))
+            except (OSError, TypeError, ValueError, StopIteration):
+                continue
         return 0
 
     def remove(self):
         """Remove the group. bwrap returns once its PID namespace is empty, so nothing is left in
         it but after a hard timeout (bwrap killed: its namespace dies a moment later)."""
         for _ in range(200):
-            for pid in self.pids():
+            for path in self.folders():
                 try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            for path in set(self.paths.values()):
-                try:
+                    with open(os.path.join(path, 'cgroup.procs')) as f:
+                        for pid in f.read().split():
+                            os.kill(int(pid), signal.SIGKILL)
                     os.rmdir(path)
                 except OSError:  # gone, or not empty yet
                     pass
-            if not any(os.path.exists(p) for p in self.paths.values()):
+            if not self.folders():
                 return
             time.sleep(0.025)
 
 
-def remove_stale(parent):
+def remove_stale(controller, path):
     """Remove empty groups left by a grader that was killed (its pid is in the name)."""
-    for name in os.listdir(parent) if os.path.isdir(parent) else []:
+    parent = folder(controller, os.path.dirname(path))
+    for name in os.listdir(parent) if parent and os.path.isdir(parent) else []:
         part = name.split('-')
         if len(part) == 3 and part[0] == 'grading' and part[1].isdigit() and not os.path.exists(f'/proc/{part[1]}'):
             try:
                 os.rmdir(os.path.join(parent, name))  # fails, harmlessly, if it is not empty
             except OSError:
                 pass
+
+
+def support(controller):
+    """(True, a sentence on where), or (None, what a submission can then do): a probe group."""
+    probe = Group.create(2**30, name=f'grading-{os.getpid()}-probe')
+    probe.remove()
+    if controller in probe.paths:
+        return True, f'a cgroup made by cgroup-tools under {own_cgroup(controller)}'
+    where = probe.why.get(controller, '')
+    if controller == 'memory':
+        return None, (f'no memory cgroup available ({where}): memory is capped per process only, '
+                      'so a submission that starts several processes can use a multiple of the cap')
+    return None, (f'no pids cgroup available ({where}): threads and processes are limited per '
+                  + ('submission user only (RLIMIT_NPROC)' if os.geteuid() == 0 else
+                     "submission only by your user's process limit, which they all share"))

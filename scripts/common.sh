@@ -15,8 +15,10 @@ fi
 #   - chromium: prints the PDFs; the tests check the built site in it
 #   - fonts-noto-cjk: the Chinese edition's glyphs
 #   - poppler-utils: pdftoppm/pdftotext/pdffonts, with which the tests read the PDFs back
-#   - bubblewrap, libseccomp2, squashfs-tools: the grader's sandbox (bwrap, the library pyseccomp
-#     loads, mksquashfs for the images of its read-only runtime)
+#   - bubblewrap, libseccomp2, squashfs-tools, cgroup-tools, keyutils, util-linux: the grader's sandbox
+#     (bwrap, the library pyseccomp loads, mksquashfs for the images of its read-only runtime,
+#     cgcreate/cgset/cgexec for its memory and pids cgroups, keyctl for a new session keyring,
+#     prlimit for its resource limits)
 #   - shellcheck: the tests lint the Gradescope autograder's setup.sh with it
 debian_package_present() {  # PACKAGE
   case "$1" in
@@ -26,6 +28,9 @@ debian_package_present() {  # PACKAGE
     bubblewrap) command -v bwrap ;;
     libseccomp2) ldconfig -p 2>/dev/null | grep libseccomp.so.2 ;;
     squashfs-tools) command -v mksquashfs ;;
+    cgroup-tools) command -v cgexec ;;
+    keyutils) command -v keyctl ;;
+    util-linux) command -v prlimit ;;
     shellcheck) command -v shellcheck ;;
     *) echo "scripts/common.sh: no check for the Debian package '$1': add one" >&2; exit 2 ;;
   esac >/dev/null

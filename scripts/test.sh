@@ -8,6 +8,7 @@ cd "$ROOT"
 source scripts/setup_env.sh
 source scripts/common.sh  # FASHION_MNIST_DIR's default, install_debian_packages
 install_debian_packages "the browser, PDF and sandbox checks" \
-  chromium fonts-noto-cjk poppler-utils bubblewrap libseccomp2 squashfs-tools shellcheck
+  chromium fonts-noto-cjk poppler-utils bubblewrap libseccomp2 squashfs-tools \
+  cgroup-tools keyutils util-linux shellcheck
 export COURSE_PROFILE="${COURSE_PROFILE:-smoke}"
 exec python -m pytest tests -ra "$@"

@@ -9,10 +9,12 @@ import ctypes
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -293,13 +295,21 @@ def test_a_linked_venv_runs_notebooks(tmp_path):
     assert prefix == str(linked) and exported, (tail, done.stderr[-2000:])
 
 
-def test_without_bubblewrap_the_grader_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: None)
-    assert any('apt-get install bubblewrap' in w for w in sandbox.isolation_warnings())
-    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: str(tmp_path / 'bwrap'))  # not there
-    result = sandbox.run_notebook(notebook('total = 55'), 'x.ipynb', cell_timeout=10, total_timeout=20,
-                                  memory_bytes=MEMORY, private_dir=str(tmp_path / 'export'))
-    assert not result['exported'] and 'apt-get install bubblewrap' in result['stderr_tail'], result
+@pytest.mark.parametrize('command, package', [('bwrap', 'bubblewrap'), ('cgexec', 'cgroup-tools'),
+                                              ('keyctl', 'keyutils'), ('prlimit', 'util-linux')])
+def test_without_a_tool_of_the_sandbox_the_grader_refuses_to_start_and_names_the_package(
+        tmp_path, monkeypatch, command, package):
+    from grading import grade
+    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: str(tmp_path / 'bwrap') if command == 'bwrap' else '/usr/bin/bwrap')
+    real_which = shutil.which
+    monkeypatch.setattr(sandbox.shutil, 'which', lambda name, path=None: None if name == command else real_which(name, path=path))
+    with pytest.raises(OSError, match=f'apt-get install {package}'):
+        sandbox.run_notebook(notebook('total = 55'), 'x.ipynb', cell_timeout=10, total_timeout=20,
+                             memory_bytes=MEMORY, private_dir=str(tmp_path / 'export'))
+    options = types.SimpleNamespace(cell_timeout=10, timeout=20, memory_mb=100, profile='smoke')
+    with pytest.raises(grade.GraderError, match=f'not installed here \\({command}\\): install them '
+                       f'\\(Debian/Ubuntu: apt-get install {package}\\)'):
+        grade.start_engine(types.SimpleNamespace(name='tiny', auto=[], max_score=0), options)
 
 
 COURSE_FILES_ATTACK = r'''
