@@ -43,16 +43,29 @@ class Runtime:
         # it (a link under /tmp would point into the submission's private /tmp).
         data = os.path.realpath(data) if data else None
         env = {'COURSE_PROFILE': options.profile, **({'FASHION_MNIST_DIR': data} if data else {})}
-        # Each notebook gets its share of the cores (MXNet's default, one OpenMP thread per core,
-        # would run concurrent x cores threads on the cores).
-        env['OMP_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS') or \
-            str(max(1, len(os.sched_getaffinity(0)) // max(1, concurrent)))
+        env['OMP_NUM_THREADS'] = openmp_share(concurrent)
         scratch = tempfile.mkdtemp(prefix='grade-scratch-')
         os.chmod(scratch, 0o700)
         return cls([data] if data else [], env, scratch)
 
+    @property
+    def threads(self):
+        """The OpenMP threads of every MXNet process of a submission: its notebook's kernel and
+        its test process."""
+        return self.kernel_env['OMP_NUM_THREADS']
+
     def close(self):
         shutil.rmtree(self.scratch)
+
+
+def openmp_share(concurrent):
+    """OMP_NUM_THREADS for each of `concurrent` submissions graded at once: its share of the cores
+    (the grader's own OMP_NUM_THREADS when set). MXNet's default, one OpenMP thread per core in
+    each process, would put concurrent x cores threads on the cores; and an OpenMP team that
+    waits for work spins (libgomp: milliseconds after each parallel region) on CPU time that the
+    submission beside it needs. With one thread per process there is no team and no spinning."""
+    return os.environ.get('OMP_NUM_THREADS') or \
+        str(max(1, len(os.sched_getaffinity(0)) // max(1, concurrent)))
 
 
 def zero_scores(assignment):
@@ -93,7 +106,7 @@ def grade_job(job, assignment, options, runtime):
         tests = TestRun({}, {}, None) if job.reference else \
             TestRun(*run_tests(assignment, private / 'export', exported=run.exported,
                                timeout=options.test_timeout, memory_bytes=options.memory_bytes,
-                               profile=options.profile, grader_seed=seed,
+                               profile=options.profile, grader_seed=seed, threads=runtime.threads,
                                submission_sources=code_sources(job.text)))
         scores = zero_scores(assignment)
         for q, cases in tests.results.items():

@@ -153,8 +153,10 @@ def evidence_cache():
 
 
 def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profile,
-              grader_seed=None, submission_sources=(), timings=None):
+              grader_seed=None, submission_sources=(), threads=None, timings=None):
     """Results per question ({q: [case results]}), skipped variables, and a problem (or None).
+    `threads`: OMP_NUM_THREADS for the tests' MXNet, the submission's share of the cores while
+    other submissions run beside it (runner.openmp_share); None: utils' default, one per core.
     `timings`, a dict, receives the child's timings (child_main) and the process's wall seconds."""
     if not exported:
         return {}, {}, 'the notebook\'s variables could not be read (it did not finish)'
@@ -171,6 +173,8 @@ def run_tests(assignment, private_dir, *, exported, timeout, memory_bytes, profi
            'COURSE_EVIDENCE_CACHE': evidence_cache()}
     if 'FASHION_MNIST_DIR' in os.environ:
         env['FASHION_MNIST_DIR'] = os.environ['FASHION_MNIST_DIR']
+    if threads is not None:
+        env['OMP_NUM_THREADS'] = str(threads)
     import time
     started = time.monotonic()
     try:

@@ -144,7 +144,7 @@ class FakeSandbox:
     def run_notebook(self, notebook_text, notebook_name, *, cell_timeout, total_timeout, memory_bytes,
                      copy_dirs=(), read_only=(), env=None, private_dir, keep_executed=None, epilogue=None):
         import numpy as np
-        self.calls.append(dict(text=notebook_text, epilogue=epilogue))
+        self.calls.append(dict(text=notebook_text, epilogue=epilogue, env=dict(env or {})))
         seed = int(re.match(r'__grader_seed = (\d+)\n', epilogue).group(1)) if epilogue else -1
         os.makedirs(private_dir)
         names = {'probe_seed': {'t': 'int', 'v': str(seed)}, 'total': {'t': 'int', 'v': '55'},
@@ -166,18 +166,24 @@ def probe_assignment(tmp_path, student):
     return Assignment(zip_path)
 
 
-def test_the_probe_gets_a_fresh_seed_that_the_hidden_tests_see_with_the_real_sources(tiny_assignment, tmp_path, monkeypatch):
-    student, _ = tiny_assignment
-    assignment = probe_assignment(tmp_path, student)
+def grade_in_fake_sandbox(student, assignment, tmp_path, monkeypatch, *, runs=1, concurrent=1):
+    """(FakeSandbox, records) of grading `student` `runs` times with runner.grade_job, its
+    runtime prepared for `concurrent` notebooks at once."""
     fake = FakeSandbox()
     monkeypatch.setattr(sandbox, 'run_notebook', fake.run_notebook)
     options = GradeOptions(tmp_path / 'subs', tmp_path / 'out', cell_timeout=20, keep_executed=False)
-    runtime = runner.Runtime.prepare(options, 1)
+    runtime = runner.Runtime.prepare(options, concurrent)
     try:
         job = runner.Job('a', 'a.ipynb', nbformat.writes(student))
-        records = [runner.grade_job(job, assignment, options, runtime).record for _ in range(2)]
+        return fake, [runner.grade_job(job, assignment, options, runtime).record for _ in range(runs)]
     finally:
         runtime.close()
+
+
+def test_the_probe_gets_a_fresh_seed_that_the_hidden_tests_see_with_the_real_sources(tiny_assignment, tmp_path, monkeypatch):
+    student, _ = tiny_assignment
+    fake, records = grade_in_fake_sandbox(student, probe_assignment(tmp_path, student), tmp_path,
+                                          monkeypatch, runs=2)
     seeds = [int(c['epilogue'].split('\n')[0].split('= ')[1]) for c in fake.calls]
     assert all(c['epilogue'].endswith('\nprobe_seed = __grader_seed\n') for c in fake.calls)
     assert seeds[0] != seeds[1], 'a fresh seed for every run'
@@ -217,6 +223,40 @@ def test_the_sandbox_runs_the_probe_or_the_grader_refuses_the_assignment(tiny_as
         return
     assert done.returncode == 0, done.stderr[-2000:]
     assert rows_of(tmp_path / 'out')['a.ipynb']['q3'] == '1'
+
+
+# ----------------------------------------------------------------------------- threads
+
+def threads_assignment(tmp_path):
+    """An assignment whose one hidden test reports the OpenMP settings its process runs with."""
+    case = (">>> import os\n>>> print(os.environ.get('OMP_NUM_THREADS'))\n2\n")
+    zip_path = tmp_path / 'threads.zip'
+    with zipfile.ZipFile(zip_path, 'w') as zf:
+        zf.writestr('tests/q1.py', 'test = ' + repr({'name': 'q1', 'points': 1, 'suites': [
+            {'type': 'doctest', 'cases': [{'code': case, 'hidden': True}]}]}))
+        zf.writestr('otter_config.json', json.dumps({'assignment_name': 'threads_fixture'}))
+    return Assignment(zip_path)
+
+
+def test_the_notebook_and_its_test_process_both_get_the_submissions_share_of_the_cores(
+        tiny_assignment, tmp_path, monkeypatch):
+    # Two submissions at once on four cores: two OpenMP threads for each MXNet process of a
+    # submission, its kernel's and its test process's (which scores the exported networks again).
+    student, _ = tiny_assignment
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1, 2, 3})
+    fake, (record,) = grade_in_fake_sandbox(student, threads_assignment(tmp_path), tmp_path,
+                                            monkeypatch, concurrent=2)
+    assert fake.calls[0]['env']['OMP_NUM_THREADS'] == '2'
+    assert record['results']['q1'][0]['passed'], record['results']['q1'][0]['message']
+
+
+def test_each_of_n_submissions_graded_at_once_gets_its_share_of_the_cores(monkeypatch):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1})
+    assert [runner.openmp_share(n) for n in (1, 2, 3)] == ['2', '1', '1']
+    monkeypatch.setenv('OMP_NUM_THREADS', '3')  # the instructor's own choice wins
+    assert runner.openmp_share(2) == '3'
 
 
 # ----------------------------------------------------------------------------- the speed check
