@@ -20,12 +20,13 @@ import re
 import select
 import shutil
 import subprocess
-import sys
+import tarfile
 import tempfile
 
 from . import sandbox_bwrap as layout
 from . import sandbox_image, sandbox_limits, sandbox_seccomp
 from .exported import FILE_LIMITS
+from .records import UntrustedSummary
 
 MAX_JSON_BYTES = 20 * 2**20
 MAX_EXECUTED_BYTES = 50 * 2**20
@@ -75,41 +76,21 @@ def memory_group_support():
 
 
 def read_channel(fd):
-    """({name: bytes}, None) from the worker's channel file, or ({}, why it cannot be read)."""
+    """({name: bytes}, None) from the worker's channel file (a tar), or ({}, why it cannot be read)."""
     os.lseek(fd, 0, os.SEEK_SET)
-    size = os.fstat(fd).st_size
-    with os.fdopen(os.dup(fd), 'rb') as f:
-        header = f.readline(65536)
-        if not header.endswith(b'\n'):
-            return {}, 'the sandbox wrote no record' if size == 0 else 'the record header is cut'
-        try:
-            entries = [(str(k), int(n)) for k, n in json.loads(header)]
-        except (ValueError, TypeError):
-            return {}, 'the record header is malformed'
-        out = {}
-        for name, length in entries:
-            if name not in CHANNEL_LIMITS or not 0 <= length <= CHANNEL_LIMITS[name] or name in out:
-                return {}, f'unexpected record {name[:40]!r} of {length} bytes'
-            data = f.read(length)
-            if len(data) != length:
-                return {}, f'record {name} is cut ({len(data)} of {length} bytes)'
-            out[name] = data
-        if f.read(1):
-            return {}, 'extra bytes after the records'
+    if os.fstat(fd).st_size == 0:
+        return {}, 'the sandbox wrote no record'
+    out = {}
+    try:
+        with os.fdopen(os.dup(fd), 'rb') as f, tarfile.open(fileobj=f, mode='r:') as tar:
+            for member in tar:
+                name = member.name
+                if not member.isreg() or member.size > CHANNEL_LIMITS.get(name, -1) or name in out:
+                    return {}, f'unexpected record {name[:40]!r} of {member.size} bytes'
+                out[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError) as err:
+        return {}, f'the record is cut or malformed ({err})'
     return out, None
-
-
-def _cell_times(summary):
-    """[(index among the notebook's code cells, counting from 0, seconds)] from a report."""
-    out = []
-    for item in (summary or {}).get('cell_times') or []:
-        try:
-            index, seconds = item
-            if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
-                out.append((index, round(float(seconds), 3)))
-        except (TypeError, ValueError):
-            continue
-    return out
 
 
 def _start(config, mounts, files, base, channel, group):
@@ -250,7 +231,8 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
         if summary is not None:
             summary['notes'] = []
         epilogue_error = (summary or {}).get('epilogue_error') if epilogue else None
-        return {'summary': summary, 'folder': base, 'cell_times': _cell_times(summary),
+        checked = UntrustedSummary.from_report(summary)  # records.py validates the report's fields
+        return {'summary': summary, 'folder': base, 'cell_times': list(checked.cell_times) if checked else [],
                 'exit': proc.returncode, 'hard_timeout': hard_timeout, 'exported': exported,
                 'stderr_tail': stderr_tail, 'channel_error': None if hard_timeout else (channel_error or why),
                 'cgroup': bool(group and 'memory' in group.paths),

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 
 from . import sandbox_image
+from .sandbox_worker import SUBMISSION_FOLDERS
 
 PYTHON, VENV, DATA = '/opt/python', '/opt/venv', '/data'
 EXPORT_BYTES = 240 * 2**20  # exported.py's MAX_EXPORT_BYTES + MAX_JSON_BYTES and some room
@@ -165,7 +166,7 @@ def input_archive(notebook_text, notebook_name, copy_dirs):
             tar.add(src, arcname=os.path.basename(src.rstrip('/')),
                     filter=lambda info: None if '__pycache__' in info.name or info.name.endswith('.pyc')
                     or info.issym() or info.islnk() else info)
-        for name in ('home', 'tmp', 'notebooks'):
+        for name in SUBMISSION_FOLDERS:
             info = tarfile.TarInfo(name)
             info.type, info.mode = tarfile.DIRTYPE, 0o700
             tar.addfile(info)

@@ -136,8 +136,7 @@ def _drop_unused():
 
 
 def _is_mount_point(path):
-    with open('/proc/self/mountinfo') as f:
-        return any(line.split()[4] == path for line in f)
+    return subprocess.run([tool('mountpoint'), '-q', path]).returncode == 0
 
 
 def _run(command):

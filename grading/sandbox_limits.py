@@ -8,10 +8,10 @@
   machine apart; an id that a user account or a running process has is skipped.
 - `Group`: a memory cgroup (one memory limit for all the submission's processes, tmpfs pages
   included) and a pids cgroup (a thread bomb stops at its own limit), made and limited by
-  libcgroup's tools (Debian package cgroup-tools: cgcreate, cgset; the launcher joins them with
-  cgexec) inside the grader's own cgroups, whose limits then hold too. libcgroup 2 maps the v1
-  names (memory.limit_in_bytes) to cgroup v2; what a machine lacks is said once per batch
-  (`support`).
+  libcgroup's cgcreate and cgset (Debian package cgroup-tools; bwrap starts in them through
+  cgexec) inside the grader's own cgroups, whose limits then hold too. cgset writes a name as
+  given (bookworm's libcgroup 2.0.2 has no cgxset, which maps v1 names to v2): each v1 name has
+  its v2 name beside it. What a machine lacks is said once per batch (`support`).
 """
 import fcntl
 import os
@@ -109,8 +109,7 @@ class Group:
     def create(cls, memory_bytes, pids_max=PIDS_MAX, name=None):
         """A new group; controllers the machine lacks are left out (`why` says why)."""
         name = name or f'grading-{os.getpid()}-{os.urandom(4).hex()}'
-        # Each first setting that takes (memory.max: in case the v1 name is not mapped to v2);
-        # then no swap either, where the kernel counts it.
+        # [v1 name, v2 name] of the limit, then of no swap (where the kernel counts swap).
         settings = {'memory': [[f'memory.limit_in_bytes={memory_bytes}', f'memory.max={memory_bytes}'],
                                [f'memory.memsw.limit_in_bytes={memory_bytes}', 'memory.swap.max=0']],
                     'pids': [[f'pids.max={pids_max}']]}

@@ -7,6 +7,7 @@ starts, same user, can neither trace it nor open its descriptors: the record cha
 the submission into /work (a size-capped tmpfs), runs the notebook (grading/notebook_run.py, at
 /grader beside it) and writes the report, the executed notebook and the export to the channel.
 """
+import io
 import json
 import os
 import sys
@@ -17,14 +18,12 @@ SUBMISSION_FOLDERS = ('home', 'tmp', 'notebooks')  # the input archive's folders
 
 
 def write_channel(fd, records):
-    """Hand records ({name: bytes}) to the grader through the file descriptor it opened for us:
-    a JSON header line [[name, length], ...], then the bytes, in that order."""
-    payload = [json.dumps([[k, len(v)] for k, v in records.items()]).encode() + b'\n']
-    payload += list(records.values())
-    for chunk in payload:
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(fd, view):]
+    """Hand records ({name: bytes}) to the grader, as a tar, through the file it opened for us."""
+    with os.fdopen(fd, 'wb', closefd=False) as f, tarfile.open(fileobj=f, mode='w', format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in records.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
 
 
 def become(uid):
@@ -61,7 +60,6 @@ def main():
     os.set_inheritable(channel, False)  # the kernel (a later exec) never gets it
     os.closerange(3, channel)
     os.closerange(channel + 1, 1 << 16)
-    import io
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:  # made by the grader, not the submission
         members = tar.getmembers()
         submissions = [m for m in members if m.name.split('/')[0] in SUBMISSION_FOLDERS]

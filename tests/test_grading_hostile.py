@@ -10,6 +10,7 @@ namespaces: the grader has nothing to clean; temp folders 0700 while they exist)
 about a minute.
 """
 import csv
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -284,21 +286,39 @@ def test_sandbox_folders_are_private_while_they_exist_and_cell_times_are_pairs(t
 
 
 def test_record_channel_rejects_what_the_worker_did_not_write(tmp_path):
-    def channel(data):
+    from grading import sandbox_worker
+
+    def channel(records=None, raw=None):
         fd = os.open(tmp_path / 'c', os.O_RDWR | os.O_CREAT | os.O_TRUNC)
-        os.write(fd, data)
+        if records is not None:
+            sandbox_worker.write_channel(fd, records)
+        else:
+            os.write(fd, raw)
         return fd
-    cases = {b'': 'no record', b'["summary.json", 2]': 'cut',
-             b'[["summary.json", 5]]\n{}': 'cut', b'[["evil.py", 2]]\n{}': 'unexpected record',
-             b'[["summary.json", 2]]\n{}junk': 'extra bytes', b'not json\n': 'malformed'}
-    for data, why in cases.items():
-        fd = channel(data)
+    os.close(channel({'summary.json': b'{}' * 400}))
+    whole = (tmp_path / 'c').read_bytes()
+    link = tarfile.TarInfo('summary.json')
+    link.type, link.linkname = tarfile.SYMTYPE, '/etc/passwd'
+    cases = {(None, b''): 'no record', (None, whole[:1200]): 'cut', (None, b'not a tar\n' * 100): 'malformed',
+             (('evil.py', b'{}'),): 'unexpected record', (None, link.tobuf() + bytes(1024)): 'unexpected record',
+             (('summary.json', b'x' * (sandbox.MAX_JSON_BYTES + 1)),): 'unexpected record',
+             (('names.json', b'a'), ('names.json', b'b')): 'unexpected record'}
+    for case, why in cases.items():
+        if case[0] is None:
+            fd = channel(raw=case[1])
+        else:
+            fd = os.open(tmp_path / 'c', os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            with os.fdopen(os.dup(fd), 'wb') as f, tarfile.open(fileobj=f, mode='w') as tar:
+                for name, data in case:
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
         try:
             records, error = sandbox.read_channel(fd)
         finally:
             os.close(fd)
-        assert records == {} and why in error, (data, error)
-    fd = channel(b'[["summary.json", 2], ["names.json", 3]]\n{}abc')
+        assert records == {} and why in error, (case, error)
+    fd = channel({'summary.json': b'{}', 'names.json': b'abc'})
     assert sandbox.read_channel(fd) == ({'summary.json': b'{}', 'names.json': b'abc'}, None)
     os.close(fd)
 

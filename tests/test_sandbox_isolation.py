@@ -300,9 +300,9 @@ def test_a_linked_venv_runs_notebooks(tmp_path):
 def test_without_a_tool_of_the_sandbox_the_grader_refuses_to_start_and_names_the_package(
         tmp_path, monkeypatch, command, package):
     from grading import grade
-    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: str(tmp_path / 'bwrap') if command == 'bwrap' else '/usr/bin/bwrap')
-    real_which = shutil.which
-    monkeypatch.setattr(sandbox.shutil, 'which', lambda name, path=None: None if name == command else real_which(name, path=path))
+    bwrap, which = str(tmp_path / 'bwrap') if command == 'bwrap' else '/usr/bin/bwrap', shutil.which
+    monkeypatch.setattr(sandbox, 'bwrap_path', lambda: bwrap)
+    monkeypatch.setattr(sandbox.shutil, 'which', lambda name, path=None: None if name == command else which(name, path=path))
     with pytest.raises(OSError, match=f'apt-get install {package}'):
         sandbox.run_notebook(notebook('total = 55'), 'x.ipynb', cell_timeout=10, total_timeout=20,
                              memory_bytes=MEMORY, private_dir=str(tmp_path / 'export'))
