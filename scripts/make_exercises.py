@@ -159,8 +159,47 @@ def check_compiles(nb, name):
                              f"SOLUTION' / '# END SOLUTION' lines around multi-line solution code.")
 
 
+# The opening of a question's text in a master: `**Question 3 (written).**`. The student notebook
+# gets the question's points from its `# BEGIN QUESTION` config inserted (`(written, 4 points)`),
+# so that the points a student reads are the ones the grader uses and cannot drift from them.
+QUESTION_HEADING = re.compile(r'^\*\*Question (\d+) \(([^)]*)\)\.\*\*', re.M)
+
+
+def points_label(points):
+    """'1 point', '2 points', '1.5 points'."""
+    text = f'{float(points):g}'
+    return f"{text} point{'' if text == '1' else 's'}"
+
+
+def label_points(nb, questions, name):
+    """Put each question's points into its heading (see QUESTION_HEADING), once per question."""
+    points = {q['name']: q['points'] for q in questions}
+    labelled = set()
+    for cell in nb.cells:
+        if cell.cell_type != 'markdown':
+            continue
+        for found in QUESTION_HEADING.finditer(cell.source):
+            question, kind = f'q{found.group(1)}', found.group(2)
+            if question not in points or points[question] is None or 'point' in kind:
+                raise SystemExit(f"{name}: the heading {found.group(0)!r} needs a question "
+                                 f"{question} with `points:` in its `# BEGIN QUESTION` cell, and no "
+                                 f"points typed in the heading (they are inserted from there)")
+            labelled.add(question)
+            parts = [float(v) for v in re.findall(r'\((\d+(?:\.\d+)?) points?\)', cell.source)]
+            if parts and sum(parts) != float(points[question]):
+                raise SystemExit(f"{name}: the parts of {question} are worth {sum(parts):g} "
+                                 f"points, its `# BEGIN QUESTION` cell says {points[question]}")
+        cell.source = QUESTION_HEADING.sub(
+            lambda m: f"**Question {m.group(1)} ({m.group(2)}, "
+                      f"{points_label(points[f'q{m.group(1)}'])}).**", cell.source)
+    if labelled != set(points):
+        raise SystemExit(f"{name}: no `**Question N (...).**` heading for "
+                         f"{sorted(set(points) - labelled)}")
+
+
 def student_notebook(otter_student, master, name):
     nb = otter_student
+    label_points(nb, questions_of(master), name)
     for cell in nb.cells:
         if cell.cell_type == 'code' and ANSWER_TAG in cell.metadata.get('tags', []):
             cell.source = tidy_answer(cell.source)

@@ -43,24 +43,42 @@ def exercise_checker(public_tests):
     return QuietNotebook(tests_dir=folder)
 
 
-def not_written(question, name=None):
+def not_written(question, name=None, loop=None):
     """The error a blank in an exercise raises (`raise utils.not_written(1, 'alexnet_shapes')`):
-    which question, and which function (`name`) or, without a name, which line is still to write."""
+    which question, and which function (`name`), which loop's body (`loop`: the loop's first line,
+    so that two blank loops of one question say which one is meant) or, without either, which line
+    is still to write."""
     from .i18n import translate
-    template = translate(
-        'Question {question}: {name} is not written yet. Replace this `raise` line with your '
-        'code, then run this cell again.' if name else
-        'Question {question}: this part is not written yet. Replace this `raise` line with your '
-        'code, then run this cell again.')
-    return NotImplementedError(template.format(question=question, name=name))
+    if loop:
+        # the backticks go round the value: `{loop}` in the template would read as a MyST role
+        template = translate('Question {question}: the body of the loop {loop} is not written '
+                             'yet. Replace this `raise` line with your code, then run this cell again.')
+    else:
+        template = translate(
+            'Question {question}: {name} is not written yet. Replace this `raise` line with your '
+            'code, then run this cell again.' if name else
+            'Question {question}: this part is not written yet. Replace this `raise` line with your '
+            'code, then run this cell again.')
+    return NotImplementedError(template.format(question=question, name=name, loop=f'`{loop}`'))
+
+
+def _blanks(name, value):
+    """The names of `value`'s parts still `...`: `name` itself, or `name['key']` for a dict entry
+    (a dict the student completes, like `INITS['he'] = ...`)."""
+    if value is Ellipsis:
+        return [name]
+    if isinstance(value, dict):
+        return [f'{name}[{key!r}]' for key, item in value.items() if item is Ellipsis]
+    return []
 
 
 def require_written(question, **values):
-    """Stop with a NotImplementedError naming the first of `values` that is still `...` (the blank
-    the student replaces with a value), before a line that uses it fails on `...`."""
+    """Stop with a NotImplementedError naming the first of `values` (or the first entry of a dict
+    among them) that is still `...` (the blank the student replaces with a value), before a line
+    that uses it fails on `...`, possibly deep inside MXNet or utils."""
     from .i18n import translate
     for name, value in values.items():
-        if value is Ellipsis:
+        for blank in _blanks(name, value):
             raise NotImplementedError(translate(
                 'Question {question}: {name} is still `...`. Write the code that sets it in this cell, then '
-                'run this cell again.').format(question=question, name=name))
+                'run this cell again.').format(question=question, name=blank))
