@@ -6,7 +6,8 @@ edition in notebooks/zh/ included) and each exercise master (instructors/**/*.ip
 "colab-setup" in its metadata, identical everywhere, and at most MAX_LINES lines. Outside Colab it
 does nothing. On Colab it downloads scripts/colab_bootstrap.py from the course's repository and
 calls its `setup()`, which holds all the install logic (see that module). The repository URL and
-branch come from _config.yml (repository.url / repository.branch).
+branch come from _config.yml (repository.url / repository.branch); run without notebooks, --write
+and --check also cover the pages' links to the course's own files (scripts/course_links.py).
 
     python -m scripts.colab_cell --write            # every notebook
     python -m scripts.colab_cell --write notebooks/zh/*.ipynb
@@ -175,6 +176,12 @@ def main(argv=None):
         else:
             stale.append(path)
             print(f'{path}: ' + '; '.join(found))
+    if not args.notebooks:  # the pages' links to the course's own files follow the same _config.yml
+        from scripts import course_links
+        links = course_links.relink(write=args.write)
+        stale += [] if args.write else links
+        for path in links:
+            print(f'{"updated" if args.write else "links differ from _config.yml in"} {path}')
     return exit_status(stale, fix='python -m scripts.colab_cell --write', check=args.check,
                        fine=f'Colab set-up cell identical in {len(paths)} notebook(s).')
 

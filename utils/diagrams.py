@@ -273,6 +273,11 @@ def _panel(ax, width, rows):
     ax.axis('off')
 
 
+# The sign between input and kernel: cross-correlation's star (chapter 0 writes $\star$), not
+# the asterisk, which mathematics uses for convolution (which flips the kernel).
+CORRELATE = r'$\star$'
+
+
 def draw_convolution(x, kernel, positions=((0, 0), (0, 1)), padding=0, stride=1):
     """One row per output position in `positions`: the input (with its padding), the kernel, the
     output, the window and the output value it makes outlined, and the sum written out under it.
@@ -287,7 +292,7 @@ def draw_convolution(x, kernel, positions=((0, 0), (0, 1)), padding=0, stride=1)
         window = (r * stride, c * stride, k, k)
         end = _grid(ax, padded, 0, translate('input') + (
             translate(', padding {p}').format(p=padding) if padding else ''), window, padding)
-        ax.text(end + 0.5, -padded.shape[0] / 2, '*', ha='center', va='center', fontsize=16)
+        ax.text(end + 0.5, -padded.shape[0] / 2, CORRELATE, ha='center', va='center', fontsize=16)
         end = _grid(ax, kernel, end + 1, translate('kernel'), (0, 0, k, k))
         ax.text(end + 0.5, -padded.shape[0] / 2, '=', ha='center', va='center', fontsize=16)
         _grid(ax, out, end + 1, translate('output') + (
@@ -313,7 +318,7 @@ def draw_channels(x, kernels):
     for n, ax in enumerate(axes[:, 0]):
         channel = translate('channel {n}').format(n=n + 1)
         end = _grid(ax, x[n], 0, f"{translate('input')}, {channel}")
-        ax.text(end + 0.5, -h / 2, '*', ha='center', va='center', fontsize=16)
+        ax.text(end + 0.5, -h / 2, CORRELATE, ha='center', va='center', fontsize=16)
         end = _grid(ax, kernels[n], end + 1, f"{translate('kernel')}, {channel}")
         ax.text(end + 0.5, -h / 2, '=', ha='center', va='center', fontsize=16)
         end = _grid(ax, parts[n], end + 1, translate('partial sum'))
