@@ -212,7 +212,7 @@ def run_notebook(notebook_text, notebook_name, *, cell_timeout, total_timeout, m
     group, channel, claim = None, None, None
     try:
         channel = os.open(os.path.join(base, 'channel'), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        claim = sandbox_limits.UserIds().claim() if os.geteuid() == 0 else None
+        claim = sandbox_limits.claim_uid() if os.geteuid() == 0 else None
         group = sandbox_limits.Group.create(memory_bytes + WORKER_BYTES) if use_cgroup else None
         config = {'notebook': notebook_name, 'cell_timeout': int(cell_timeout),
                   'total_timeout': int(total_timeout), 'memory_bytes': int(memory_bytes),

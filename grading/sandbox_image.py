@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from .sandbox_limits import private_folder
+
 CACHE = '/var/cache/grading-sandbox'
 UNUSED_SECONDS = 24 * 3600
 CAP_SYS_ADMIN = 21
@@ -77,10 +79,7 @@ def mounted(sources, excluded=()):
         mount_point = os.path.join(CACHE, f'{key}.mnt')
         if key in _HELD:
             return mount_point
-        os.makedirs(CACHE, mode=0o700, exist_ok=True)
-        info = os.lstat(CACHE)
-        if info.st_uid != 0 or info.st_mode & 0o077 or os.path.islink(CACHE):
-            raise OSError(f'{CACHE} must be a folder of root with mode 0700')
+        private_folder(CACHE)
         with open(os.path.join(CACHE, 'lock'), 'w') as exclusive:
             fcntl.flock(exclusive, fcntl.LOCK_EX)
             image = os.path.join(CACHE, f'{key}.sqfs')

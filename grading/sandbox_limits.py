@@ -1,6 +1,6 @@
 """Per-submission limits the grader sets up outside bubblewrap: a user id of its own and cgroups.
 
-- `UserIds`: every concurrent submission runs under its own user id, taken from the range that
+- `claim_uid`: every concurrent submission runs under its own user id, taken from the range that
   systemd reserves for dynamic users (61184-65519, DynamicUser=), so that limits the kernel
   counts per user (RLIMIT_NPROC: threads and processes; kernel key quotas) are per submission,
   and nothing of one submission (a process, a file) belongs to the user of another. A lock file
@@ -26,53 +26,45 @@ LOCK_DIR = '/run/grading-sandbox'
 PIDS_MAX = 512  # processes and threads of one submission (MXNet training uses a few dozen)
 
 
-def processes_of(uid):
-    """Pids of the processes whose real user id is uid."""
-    found = []
+def private_folder(path):
+    """Make `path`, a folder of root with mode 0700, or refuse one that anyone else could change."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    if info.st_uid != 0 or info.st_mode & 0o077 or not stat.S_ISDIR(info.st_mode):
+        raise OSError(f'{path} must be a folder of root with mode 0700')
+
+
+def uid_taken(uid):
+    """Whether an account or a process (e.g. of a systemd DynamicUser service) has uid."""
+    try:
+        return bool(pwd.getpwuid(uid))
+    except KeyError:
+        pass
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
             with open(f'/proc/{pid}/status') as f:
                 if next(int(line.split()[1]) for line in f if line.startswith('Uid:')) == uid:
-                    found.append(int(pid))
+                    return True
         except (OSError, ValueError, StopIteration):
             continue
-    return found
+    return False
 
 
-class UserIds:
-    """Hands out user ids from the reserved range (as root; else None: the grader's own user)."""
-
-    def __init__(self, lock_dir=LOCK_DIR):
-        self.lock_dir = lock_dir
-
-    def claim(self):
-        """(uid, lock fd: closing it frees the id) of a free id; OSError when all are in use."""
-        os.makedirs(self.lock_dir, mode=0o700, exist_ok=True)
-        info = os.lstat(self.lock_dir)
-        if info.st_uid != 0 or info.st_mode & 0o077 or not stat.S_ISDIR(info.st_mode):
-            raise OSError(f'{self.lock_dir} must be a folder of root with mode 0700')
-        count, start = LAST_UID - FIRST_UID + 1, int.from_bytes(os.urandom(2), 'big')
-        for offset in range(count):
-            uid = FIRST_UID + (start + offset) % count
-            fd = os.open(os.path.join(self.lock_dir, str(uid)),
-                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                if not self.taken(uid):
-                    return uid, fd
-            except BlockingIOError:  # another grader's submission has it
-                pass
-            os.close(fd)
-        raise OSError(f'every user id from {FIRST_UID} to {LAST_UID} is in use')
-
-    @staticmethod
-    def taken(uid):
-        """Whether an account or a process (e.g. of a systemd DynamicUser service) has uid."""
+def claim_uid(lock_dir=LOCK_DIR):
+    """(uid, lock fd: closing it frees the id) of a free id (as root); OSError when all are in use."""
+    private_folder(lock_dir)
+    count, start = LAST_UID - FIRST_UID + 1, int.from_bytes(os.urandom(2), 'big')
+    for offset in range(count):
+        uid = FIRST_UID + (start + offset) % count
+        fd = os.open(os.path.join(lock_dir, str(uid)), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
-            pwd.getpwuid(uid)
-            return True
-        except KeyError:
-            return bool(processes_of(uid))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not uid_taken(uid):
+                return uid, fd
+        except BlockingIOError:  # another grader's submission has it
+            pass
+        os.close(fd)
+    raise OSError(f'every user id from {FIRST_UID} to {LAST_UID} is in use')
 
 
 def _tool(*command):
