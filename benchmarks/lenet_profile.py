@@ -7,7 +7,10 @@ seed 0, 28x28, all 60,000 training images), trained three ways in one process:
    time is its own (MXNet queues work asynchronously; without the waits a phase's time would
    land in whichever later call first waits for it). The sum is slower than a real epoch (no
    overlap of Python and computation) but shows the proportions;
-2. **async**: one epoch as `utils.train` runs it (no waits inside the loop), for the real speed;
+2. **as utils.train**: one epoch of the same loop with only `utils.train`'s waits (on a CPU one
+   `nd.waitall()` after each batch's update, a host read every `SYNC_EVERY` batches), for the real
+   speed, with the process's CPU time per batch beside the wall time; then one epoch of
+   `utils.train` itself (its seconds include evaluating the 256 test images);
 3. **operators**: one epoch under MXNet's profiler (`mx.profiler`, aggregate statistics), with
    the graph's operator bulking off (bulk size 1) so that each operator is timed on its own.
 
@@ -80,10 +83,12 @@ def split_epoch(train, net, loss, trainer):
 
 
 def async_epoch(train, net, loss, trainer):
-    """ms per batch of an epoch run as utils.train runs it (reads every SYNC_EVERY batches)."""
+    """Wall and process CPU ms per batch of an epoch with utils.train's waits: on a CPU one
+    nd.waitall() after each batch's update, a host read every SYNC_EVERY batches."""
     total_loss, batches = nd.zeros((1,)), 0
+    wait_each_batch = utils.training._wait_each_batch(mx.cpu())
     nd.waitall()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for X, y in train:
         with autograd.record():
             batch_loss = loss(net(X), y)
@@ -91,10 +96,21 @@ def async_epoch(train, net, loss, trainer):
         trainer.step(X.shape[0])
         total_loss += batch_loss.sum()
         batches += 1
+        if wait_each_batch:
+            nd.waitall()
         if batches % utils.training.SYNC_EVERY == 0:
             total_loss.asscalar()
     nd.waitall()
-    return 1000 * (time.perf_counter() - start) / batches
+    return (1000 * (time.perf_counter() - start) / batches,
+            1000 * (time.process_time() - cpu_start) / batches)
+
+
+def utils_train_epoch(train, net, loss, trainer):
+    """Seconds and images/s of one epoch of utils.train itself, as it reports them."""
+    _, test = utils.load_data_fashion_mnist(256, test_examples=256, train_examples=256,
+                                            ctx=mx.cpu(), seed=0)
+    row = utils.train(train, test, net, loss, trainer, mx.cpu(), 1, progress=False).iloc[-1]
+    return row['seconds'], row['examples_per_sec']
 
 
 def operator_table(train, net, loss, trainer, top=12):
@@ -127,15 +143,18 @@ def main():
     train, net, loss, trainer = setup(args.batches)
     async_epoch(train, net, loss, trainer)  # warm-up: graphs built, memory planned
     split, batches = split_epoch(train, net, loss, trainer)
-    real = async_epoch(train, net, loss, trainer)
+    real, real_cpu = async_epoch(train, net, loss, trainer)
+    seconds, images_per_second = utils_train_epoch(train, net, loss, trainer)
     print(f"LeNet, batch 256, {batches} batches, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
+          f", MXNET_CPU_PARALLEL_SIZE={os.environ.get('MXNET_CPU_PARALLEL_SIZE')}"
           f", load average {os.getloadavg()[0]:.2f}\n")
     print('| phase (each waited for) | ms per batch | share |\n|---|---|---|')
     for phase, ms in split.items():
         print(f'| {phase} | {ms:.2f} | {ms / sum(split.values()):.0%} |')
     print(f'| sum | {sum(split.values()):.2f} | 100% |')
-    print(f'\nEpoch as utils.train runs it (no waits): {real:.2f} ms per batch, '
-          f'{256_000 / real:,.0f} images/s\n')
+    print(f'\nEpoch with utils.train\'s waits: {real:.2f} ms per batch ({real_cpu:.2f} ms of CPU), '
+          f'{256_000 / real:,.0f} images/s')
+    print(f'utils.train, one epoch: {seconds:.2f} s, {images_per_second:,.0f} images/s\n')
     print('\n'.join(operator_table(train, net, loss, trainer)))
 
 
