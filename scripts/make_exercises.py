@@ -10,7 +10,9 @@ For each instructors/masters/<name>.ipynb (an otter-grader 7 master notebook) th
   around the solution; inside them, lines ending in `# SOLUTION` and `# BEGIN SOLUTION` ...
   `# END SOLUTION` blocks become `...`); the cell tagged `exercise-checker` gets the public tests,
   so `grader.check("q1")` works offline and on Colab; no outputs; stable cell ids; the book shows
-  it unexecuted (`mystnb.execution_mode: off`). The build fails if any solution text survives.
+  it unexecuted (`mystnb.execution_mode: off`); each question's heading (`**Question 2
+  (auto-checked).**`) gets the points of its `# BEGIN QUESTION` config. The build fails if any
+  solution text survives.
 - autograder: the tests of otter's zip (public + hidden) and its otter_config.json, re-packed with
   fixed timestamps, plus course_questions.json (every question, its points, written or
   auto-graded) and a README.txt. It is for `python -m grading` only: otter's Gradescope files are
