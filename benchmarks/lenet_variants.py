@@ -9,6 +9,9 @@ with two. Per variant it prints:
                  variants on a shared machine where wall times do not;
   wall ms/batch  median wall time per batch over chunks of batches, with 1 and with 2 threads
                  (`utils` gives MXNet one thread per physical core: 2 here). Depends on the load;
+  cpu ms/batch, 2 threads
+                 the same with two threads: above the one-thread figure by what the threads spend
+                 spinning while they wait for each other;
   same function  largest difference of the network's outputs from `utils.lenet()`'s on one batch,
                  both with the same parameters ('-': a different network, for timing only).
 
@@ -27,8 +30,21 @@ Variants:
   zero-padded       both convolutions computed with zero channels appended (32 and 64), the extra
                     outputs cut off: the same function and parameters as utils.lenet()
 
+The same network as gluon-static under other OpenMP settings (environment variables, see ENV):
+  parallel-copy     MXNET_CPU_PARALLEL_SIZE=200000, MXNet's default, as before commit 37eff2c: the
+                    loader's large copy starts a second OpenMP team and libgomp throttles its
+                    spin-wait (benchmarks/README.md, "The second OpenMP team")
+  spin-1k, spin-10k, spin-100k
+                    GOMP_SPINCOUNT=1000, 10000, 100000: how long libgomp's idle threads spin
+                    before they sleep (default 300,000 when no second team throttles it)
+
+Each batch is waited for (`nd.waitall()`) as `utils.train` does on a CPU. `--busy N` runs N
+busy-looping processes beside the measurements, to see on an idle machine what other programs'
+load does to each variant (a shared machine's own load varies too much to compare runs).
+
     .venv/bin/python -m benchmarks.lenet_variants                 # ~5 minutes on 2 idle cores
     .venv/bin/python -m benchmarks.lenet_variants --batches 8 --chunks 2   # a check
+    .venv/bin/python -m benchmarks.lenet_variants --variants gluon-static,parallel-copy,spin-10k --busy 2
 """
 import argparse
 import json
@@ -42,8 +58,15 @@ from tests.offline_data import fashion_mnist_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault('FASHION_MNIST_DIR', str(fashion_mnist_dir()))  # before utils reads it
-VARIANTS = ('gluon-static', 'gluon-imperative', 'mkldnn-off', 'im2col-fc', 'im2col-dot',
-            'channels-16', 'zero-padded')
+# Variants that are gluon-static run with extra environment variables (read when MXNet and its
+# OpenMP runtime load, so each run is a fresh process).
+ENV = {'mkldnn-off': {'MXNET_MKLDNN_ENABLED': '0'},
+       'parallel-copy': {'MXNET_CPU_PARALLEL_SIZE': '200000'},
+       'spin-1k': {'GOMP_SPINCOUNT': '1000'},
+       'spin-10k': {'GOMP_SPINCOUNT': '10000'},
+       'spin-100k': {'GOMP_SPINCOUNT': '100000'}}
+VARIANTS = ('gluon-static', 'gluon-imperative', 'im2col-fc', 'im2col-dot', 'channels-16',
+            'zero-padded', *ENV)
 
 
 def im2col_conv(nn, how):
@@ -150,7 +173,7 @@ def trial(variant, batches, chunks, seed=0):
                 batch_loss = loss(net(X), y)
             batch_loss.backward()
             trainer.step(X.shape[0])
-        nd.waitall()
+            nd.waitall()  # as utils.train does on a CPU
         return (1000 * (time.process_time() - cpu) / batches,
                 1000 * (time.perf_counter() - wall) / batches)
     chunk()  # warm-up: graph built, memory planned, oneDNN kernels generated
@@ -161,9 +184,8 @@ def trial(variant, batches, chunks, seed=0):
 
 
 def run(variant, threads, batches, chunks):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MXNET_STORAGE_FALLBACK_LOG_VERBOSE='0')
-    if variant == 'mkldnn-off':
-        env['MXNET_MKLDNN_ENABLED'] = '0'
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MXNET_STORAGE_FALLBACK_LOG_VERBOSE='0',
+               **ENV.get(variant, {}))
     cmd = [sys.executable, '-m', 'benchmarks.lenet_variants', '--trial', variant, '--batches', str(batches),
            '--chunks', str(chunks)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
@@ -177,6 +199,8 @@ def main():
     parser.add_argument('--variants', default=','.join(VARIANTS), help=f'comma list of {VARIANTS}')
     parser.add_argument('--batches', type=int, default=20, help='batches per chunk (default 20)')
     parser.add_argument('--chunks', type=int, default=5, help='timed chunks per run (default 5)')
+    parser.add_argument('--busy', type=int, default=0,
+                        help='busy-looping processes to run beside the measurements (default 0)')
     parser.add_argument('--trial', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trial:
@@ -186,16 +210,26 @@ def main():
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variant(s) {sorted(unknown)}; choose from {VARIANTS}")
-    print(f"LeNet, batch 256, {args.chunks} chunks of {args.batches} batches per run; "
-          f"load average at the start {os.getloadavg()[0]:.2f}\n")
+    print(f"LeNet, batch 256, {args.chunks} chunks of {args.batches} batches per run, "
+          f"{args.busy} busy processes beside; load average at the start {os.getloadavg()[0]:.2f}\n")
+    busy = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(args.busy)]
+    try:
+        print_table(variants, args.batches, args.chunks)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+def print_table(variants, batches, chunks):
     print('| variant | cpu ms/batch (1 thread) | wall ms/batch, 1 thread | wall ms/batch, 2 threads '
-          '| same function (largest output difference) | load average at the end |')
-    print('|---|---|---|---|---|---|')
+          '| cpu ms/batch, 2 threads | same function (largest output difference) | load average at the end |')
+    print('|---|---|---|---|---|---|---|')
     for variant in variants:
-        one, two = run(variant, 1, args.batches, args.chunks), run(variant, 2, args.batches, args.chunks)
+        one, two = run(variant, 1, batches, chunks), run(variant, 2, batches, chunks)
         same = '-' if one['difference'] is None else f"{one['difference']:.1e}"
         print(f"| {variant} | {one['cpu_ms']:.1f} | {one['wall_ms']:.1f} | {two['wall_ms']:.1f} "
-              f"| {same} | {two['load']:.1f} |", flush=True)
+              f"| {two['cpu_ms']:.1f} | {same} | {two['load']:.1f} |", flush=True)
 
 
 if __name__ == '__main__':
