@@ -10,7 +10,8 @@ solution's run for the speed check), the median of the per-submission times the 
 how many got full marks (each kind of notebook is its own batch). `--tiny` grades the test suite's
 tiny assignment (tests/submissions/tiny_master.ipynb: three one-line answers) instead: what is
 left is the grader's own cost per submission, which shows the Dask overhead beside --jobs 2.
-Wall times include whatever else the machine runs: the load average is printed. Then, for the
+Wall times include whatever else the machine runs: the load average is printed, and the CPU
+seconds of each batch (every process the grader started, in a cpuacct cgroup: CpuGroup). Then, for the
 first solution graded at the first engine, where its time went: the notebook's slowest code cells
 (from the run times the grader records) and the rest (kernel start, export, the tests).
 `--phases` instead grades the first exercise's N solutions in this process, at the first --jobs
@@ -32,6 +33,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -77,17 +79,20 @@ def build(name, copies, folder, student_path=None, master=None):
 def grade(name, folder, out, engine, profile, data):
     """engine: ('--jobs', n) or ('--workers', n)."""
     env = dict(os.environ, FASHION_MNIST_DIR=data)
-    start = time.monotonic()
-    done = subprocess.run([sys.executable, '-m', 'grading', str(name), str(folder), '--out', str(out),
-                           engine[0], str(engine[1]), '--profile', profile],
-                          cwd=ROOT, capture_output=True, text=True, env=env)
-    wall = time.monotonic() - start
+    command = [sys.executable, '-m', 'grading', str(name), str(folder), '--out', str(out),
+               engine[0], str(engine[1]), '--profile', profile]
+    with CpuGroup() as group:
+        start = time.monotonic()
+        done = subprocess.run(group.prefix + command, cwd=ROOT, capture_output=True, text=True, env=env)
+        wall, cpu = time.monotonic() - start, group.seconds()
     if done.returncode != 0:
         raise SystemExit(f'grading {name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
     own = {}
     ready = re.search(r'started and checked in ([\d.]+) s', done.stdout)
     print(f'  {folder.name} {engine[0]} {engine[1]}: {wall:.1f} s in all, of which '
-          f'{ready[1] if ready else "?"} s to start and check the engine')
+          f'{ready[1] if ready else "?"} s to start and check the engine; CPU time of the grader '
+          f'and every process it started (kernels, test processes): '
+          f'{"?" if cpu is None else f"{cpu:.1f}"} s')
     for line in done.stdout.splitlines():
         m = LOG_LINE.match(line)
         if m:
@@ -95,6 +100,37 @@ def grade(name, folder, out, engine, profile, data):
     with open(out / 'grades.csv', newline='') as f:
         rows = {r['submission']: r for r in csv.DictReader(f) if r['submission'].endswith('.ipynb')}
     return wall, own, rows
+
+
+class CpuGroup:
+    """A cpuacct cgroup (v1) for one grading run, made with cgroup-tools (cgcreate, cgexec, cgget):
+    `prefix` starts a command in it, so the CPU seconds of everything that command starts are
+    counted, the sandboxed kernels included (they run in cgroups and PID namespaces of their own
+    for memory and pids only, and are never waited for by the grader, so getrusage misses them).
+    Under load a batch's CPU time moves far less than its wall time. Where the tools or the
+    controller are missing (or not root), `prefix` is empty and `seconds()` None."""
+
+    def __init__(self):
+        self.name = f'bench-grading-{os.getpid()}-{time.monotonic_ns()}'
+        self.prefix = []
+
+    def __enter__(self):
+        made = subprocess.run(['cgcreate', '-g', f'cpuacct:/{self.name}'], capture_output=True) \
+            if shutil.which('cgcreate') and shutil.which('cgexec') else None
+        if made and made.returncode == 0:
+            self.prefix = ['cgexec', '-g', f'cpuacct:/{self.name}']
+        return self
+
+    def seconds(self):
+        if not self.prefix:
+            return None
+        read = subprocess.run(['cgget', '-nv', '-r', 'cpuacct.usage', f'/{self.name}'],
+                              capture_output=True, text=True)
+        return int(read.stdout.split()[0]) / 1e9 if read.returncode == 0 and read.stdout.strip() else None
+
+    def __exit__(self, *exc):
+        if self.prefix:
+            subprocess.run(['cgdelete', '-g', f'cpuacct:/{self.name}'], capture_output=True)
 
 
 def breakdown(out, name):
