@@ -44,6 +44,11 @@ def kernel_environment(config):
         'JUPYTER_RUNTIME_DIR': f'{WORK}/home/.jupyter-runtime', 'JUPYTER_CONFIG_DIR': f'{WORK}/home/.jupyter',
         'JUPYTER_PLATFORM_DIRS': '1', 'PYTHONDONTWRITEBYTECODE': '1', 'LANG': 'C.UTF-8',
         'LD_LIBRARY_PATH': os.environ.get('LD_LIBRARY_PATH', ''),
+        # numpy asks for transparent huge pages for every large array (madvise); on the grading VM
+        # (Firecracker, THP 'madvise') a first touch of them costs ~9 CPU s per GB instead of 0.6
+        # (np.ones, 1 GB, measured 2026-12-05), so a memory bomb spent its 20 s cell limit under
+        # load 6 before reaching RLIMIT_AS (its group at 1071 of 2160 MB, failcnt 0).
+        'NUMPY_MADVISE_HUGEPAGE': '0',
     }
     env.update(config.get('env', {}))
     return env

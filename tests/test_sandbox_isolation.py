@@ -281,6 +281,13 @@ def test_the_epilogue_runs_after_an_error_stays_out_of_the_notebook_and_is_expor
     assert failed['epilogue_error'] == "KeyError: 'probe'" and failed['exported']
 
 
+def test_numpy_in_a_submission_asks_for_no_transparent_huge_pages(tmp_path):
+    # Their first touch cost ~15x the CPU of small pages on the grading VM (sandbox_worker says the
+    # numbers): a memory bomb then ran out its cell limit under load before meeting RLIMIT_AS.
+    _, ns = run(tmp_path, 'import numpy as np\nhuge_pages = int(np.core.multiarray._get_madvise_hugepage())')
+    assert ns['huge_pages'] == 0
+
+
 def test_a_linked_venv_runs_notebooks(tmp_path):
     linked = tmp_path / 'linked-venv'
     linked.symlink_to(os.path.realpath(sys.prefix), target_is_directory=True)
