@@ -520,3 +520,19 @@ def test_a_large_copy_from_python_starts_no_second_openmp_team(tmp_path):
     out = subprocess.run([sys.executable, '-c', script], env=env, cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
     assert int(out[1]) > int(out[0]) and out[2] == '200000'
+
+
+def test_openmp_threads_spin_briefly_unless_the_user_chose(tmp_path):
+    """libgomp's default spin-wait burns the CPU other programs need (benchmarks/README.md, "The
+    second OpenMP team"): utils sets a short one before MXNet loads libgomp; a user's value stays."""
+    script = ("import os, sys\nsys.path.insert(0, os.getcwd())\nimport utils\nutils.mx.nd.ones(1).wait_to_read()\n"
+              "maps = open('/proc/self/maps').read()\n"
+              "print(os.environ.get('GOMP_SPINCOUNT'), 'libgomp' in maps)\n")
+    env = {k: v for k, v in os.environ.items() if k != 'GOMP_SPINCOUNT'}
+    out = subprocess.run([sys.executable, '-c', script], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ['1000', 'True']  # set, and libgomp (which reads it at load) is MXNet's runtime
+    env['GOMP_SPINCOUNT'] = '50000'
+    out = subprocess.run([sys.executable, '-c', script], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ['50000', 'True']
