@@ -11,6 +11,7 @@ Standard library only (the Colab bootstrap loads it before MXNet is installed).
 | FASHION_MNIST_DIR | folder holding the four Fashion-MNIST .gz files | download into the cache |
 | XDG_CACHE_HOME | where downloads are cached (`lenet-to-alexnet/fashion-mnist` inside) | ~/.cache |
 | OMP_NUM_THREADS | MXNet's CPU threads | one per physical core |
+| MXNET_CPU_PARALLEL_SIZE, GOMP_SPINCOUNT | MXNet's and libgomp's own; utils.hardware sets them unless you did | 2147483647, 1000 |
 | COURSE_LANG | language of the computed sentences (utils.i18n reads it from here) | en |
 | COURSE_CUDA11_DIR | folder holding MXNet's CUDA-11 libraries | /content/cuda11, sys.path |
 | COURSE_LIBCUDA | the NVIDIA driver library to ask about GPUs (tests use a stand-in) | libcuda.so.1 |
@@ -23,6 +24,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .settings import PROFILES  # the names are defined there, with what each profile runs
+
+# Read by MXNet and libgomp themselves; utils.hardware sets its own values for those not chosen here.
+OPENMP_TUNABLES = ('MXNET_CPU_PARALLEL_SIZE', 'GOMP_SPINCOUNT')
 
 
 class ConfigError(ValueError):
@@ -42,6 +46,7 @@ class Config:
     shared_results: str = None     # None: every result is computed (the book build sets a folder)
     figure_format: str = None      # None: Jupyter's default (PNG)
     evidence_cache: str = None     # None: the hidden tests' inputs are computed in each process
+    openmp_chosen: frozenset = frozenset()  # which of OPENMP_TUNABLES the user set
 
     def replace(self, **changes):
         return replace(self, **changes)
@@ -84,6 +89,7 @@ def from_environment(environ=None):
         shared_results=env.get('COURSE_SHARED_RESULTS') or None,
         figure_format=figure_format,
         evidence_cache=env.get('COURSE_EVIDENCE_CACHE') or None,
+        openmp_chosen=frozenset(name for name in OPENMP_TUNABLES if env.get(name, '').strip()),
     )
 
 

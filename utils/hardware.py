@@ -90,13 +90,16 @@ def set_cpu_threads(cfg=None):
     # (its "throttled" spin), so the engine's threads sleep and wake around every operator:
     # LeNet's training step took 50-55 ms instead of 33 on 2 cores (benchmarks/README.md, "The
     # second OpenMP team"). Serial copies start no team; they are memory-bound anyway.
-    os.environ.setdefault('MXNET_CPU_PARALLEL_SIZE', str(2**31 - 1))
+    defaults = {'MXNET_CPU_PARALLEL_SIZE': str(2**31 - 1)}
     # How long an idle OpenMP thread spins before it sleeps. libgomp's default (300,000 spins)
     # burns the CPU that other programs need: with one busy program beside it, LeNet's step took
     # 133 ms against 68 with the short spin of before. 1,000 spins was the fastest alone (35-37 ms
     # against 40-48 for the default) and 98-105 ms beside one or two busy programs
     # (benchmarks/README.md, "The second OpenMP team"). Read by libgomp when MXNet loads it.
-    os.environ.setdefault('GOMP_SPINCOUNT', '1000')
+    defaults['GOMP_SPINCOUNT'] = '1000'
+    for name, value in defaults.items():
+        if name not in cfg.openmp_chosen:
+            os.environ[name] = value
     if cfg.omp_threads is not None:
         return cfg.omp_threads
     threads = physical_cores()
