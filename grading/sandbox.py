@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER_FILES = {'/grader/worker.py': 'sandbox_worker.py', '/grader/notebook_run.py': 'notebook_run.py',
                 '/grader/exported.py': 'exported.py'}
 CHANNEL_LIMITS = {'summary.json': MAX_JSON_BYTES, 'executed.ipynb': MAX_EXECUTED_BYTES, **FILE_LIMITS}
+CHANNEL_BYTES = sum(CHANNEL_LIMITS.values()) + tarfile.RECORDSIZE * (len(CHANNEL_LIMITS) + 1)  # with headers
 _SECCOMP = []
 
 
@@ -75,19 +76,40 @@ def memory_group_support():
     return sandbox_limits.support('memory')
 
 
+class RefusedRecord(tarfile.TarError):
+    pass
+
+
+class _RecordHeader(tarfile.TarInfo):
+    """A member header checked before tarfile acts on it: the worker writes plain USTAR files
+    (write_channel), so an extension header (tarfile would load a pax header of any size into
+    memory), a link, or a file over its cap is refused unread."""
+    @classmethod
+    def fromtarfile(cls, tar):
+        header = cls.frombuf(tar.fileobj.read(tarfile.BLOCKSIZE), tar.encoding, tar.errors)
+        if header.type != tarfile.REGTYPE or header.size > CHANNEL_LIMITS.get(header.name, -1):
+            raise RefusedRecord(f'unexpected record {header.name[:40]!r} of {header.size} bytes')
+        tar.fileobj.seek(-tarfile.BLOCKSIZE, os.SEEK_CUR)
+        return super().fromtarfile(tar)
+
+
 def read_channel(fd):
     """({name: bytes}, None) from the worker's channel file (a tar), or ({}, why it cannot be read)."""
     os.lseek(fd, 0, os.SEEK_SET)
-    if os.fstat(fd).st_size == 0:
+    size = os.fstat(fd).st_size
+    if size == 0:
         return {}, 'the sandbox wrote no record'
+    if size > CHANNEL_BYTES:  # refused before tarfile reads any of it
+        return {}, f'the record is {size} bytes, over its cap of {CHANNEL_BYTES}'
     out = {}
     try:
-        with os.fdopen(os.dup(fd), 'rb') as f, tarfile.open(fileobj=f, mode='r:') as tar:
+        with os.fdopen(os.dup(fd), 'rb') as f, tarfile.open(fileobj=f, mode='r:', tarinfo=_RecordHeader) as tar:
             for member in tar:
-                name = member.name
-                if not member.isreg() or member.size > CHANNEL_LIMITS.get(name, -1) or name in out:
-                    return {}, f'unexpected record {name[:40]!r} of {member.size} bytes'
-                out[name] = tar.extractfile(member).read()
+                if member.name in out:
+                    return {}, f'unexpected record {member.name[:40]!r} twice'
+                out[member.name] = tar.extractfile(member).read()
+    except RefusedRecord as err:
+        return {}, str(err)
     except (tarfile.TarError, OSError) as err:
         return {}, f'the record is cut or malformed ({err})'
     return out, None

@@ -22,6 +22,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -321,6 +322,34 @@ def test_record_channel_rejects_what_the_worker_did_not_write(tmp_path):
     fd = channel({'summary.json': b'{}', 'names.json': b'abc'})
     assert sandbox.read_channel(fd) == ({'summary.json': b'{}', 'names.json': b'abc'}, None)
     os.close(fd)
+
+
+def test_record_channel_refuses_a_huge_pax_header_or_file_without_reading_it(tmp_path):
+    """tarfile loads a pax header of any size into memory: the worker writes plain USTAR, so the
+    grader refuses one before it is read, and a channel over the cap before tarfile sees it."""
+    from grading import sandbox_worker
+    size = 60 * 2**20
+    pax = tarfile.TarInfo('././@PaxHeader')
+    pax.type, pax.size = tarfile.XHDTYPE, size
+    fd = os.open(tmp_path / 'c', os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, pax.tobuf(tarfile.USTAR_FORMAT) + f'{size} comment='.encode())
+        os.ftruncate(fd, tarfile.BLOCKSIZE * 3 + size)  # sparse: 60 MB of it cost no disk
+        tracemalloc.start()
+        try:
+            records, error = sandbox.read_channel(fd)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert records == {} and "unexpected record '././@PaxHeader'" in error, error
+        assert peak < 2**20, f'{peak} bytes allocated to refuse it'
+        os.ftruncate(fd, 0)
+        sandbox_worker.write_channel(fd, {'summary.json': b'{}'})  # a good record, then too long
+        os.ftruncate(fd, sandbox.CHANNEL_BYTES + 1)
+        assert sandbox.read_channel(fd) == ({}, f'the record is {sandbox.CHANNEL_BYTES + 1} bytes, '
+                                                f'over its cap of {sandbox.CHANNEL_BYTES}')
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.parametrize('name, shown', [
