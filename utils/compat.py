@@ -15,6 +15,8 @@ bootstrap and scripts/gpu_probe.py can load it before MXNet is installed. Its jo
    does not have. They are pip-installed into their own folder, and loaded here, in dependency
    order, with RTLD_GLOBAL before `import mxnet`: the dynamic loader then resolves libmxnet.so's
    NEEDED sonames to these already-loaded copies (LD_LIBRARY_PATH cannot change inside a kernel).
+4. After the import: SGD's update of large CPU arrays through MXNet's faster single-array kernel
+   (utils.cpu_sgd: the same results, bit for bit).
 """
 import ctypes
 import importlib.metadata
@@ -23,7 +25,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 
-from . import config, hardware
+from . import config, cpu_sgd, hardware
 
 
 class CompatError(RuntimeError):
@@ -380,4 +382,5 @@ def import_mxnet():
             "(`bash scripts/test.sh` or `bash scripts/build_book.sh`); on Colab run the notebook's "
             f"first cell; or install it with `pip install --no-deps {MXNET_CPU_WHEEL}`."
         ) from err
+    cpu_sgd.install(mxnet)
     return mxnet
