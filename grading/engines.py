@@ -47,8 +47,18 @@ class ThreadEngine:
 
     def run(self, jobs, assignment):
         """(job, Graded) for every job, in the order they finish."""
-        with ThreadPoolExecutor(max_workers=self.options.jobs) as pool:
-            futures = {pool.submit(grade_safely, job, assignment, self.options, self.runtime): job
+        # The speed check's reference run (grading/speed.py) takes no submission's slot when every
+        # notebook runs on one OpenMP thread: it runs beside them. Otherwise a class of N runs
+        # N + 1 notebooks on --jobs slots, and the last one runs alone while the other cores wait
+        # (benchmarks/README.md, "Grading"). Sharing the cores makes the reference's cells slower,
+        # which only moves the flag's bar (a fraction of the reference's seconds) up a little:
+        # an honest run is still several times above it. With several threads per notebook an
+        # extra one would put more OpenMP threads than cores on the machine, so it waits its turn.
+        beside = self.runtime.threads == '1'
+        with ThreadPoolExecutor(max_workers=self.options.jobs) as pool, \
+                ThreadPoolExecutor(max_workers=1) as reference_slot:
+            futures = {(reference_slot if job.reference and beside else pool).submit(
+                           grade_safely, job, assignment, self.options, self.runtime): job
                        for job in jobs}
             for future in as_completed(futures):
                 yield futures[future], future.result()

@@ -405,3 +405,36 @@ def test_a_worker_killed_mid_batch_still_gives_one_row_per_student(tiny_assignme
     assert all(r['status'] == 'ok' and r['score'] == '5' for r in rows.values()), rows
     logged = re.findall(r'^\[\d+/(\d+)\] (\S+):', stdout, re.M)
     assert sorted(n for _, n in logged) == names and {t for t, _ in logged} == {'4'}, stdout
+
+
+@pytest.mark.parametrize('threads, most_at_once', [('1', 3), ('2', 2)])
+def test_the_reference_runs_beside_the_submissions_only_when_each_notebook_has_one_thread(
+        tmp_path, monkeypatch, threads, most_at_once):
+    """At --jobs 2 with one OpenMP thread per notebook, the speed check's reference takes no
+    submission's slot (a class of N must not end with one notebook alone on the cores); with
+    several threads per notebook it waits for a slot like a submission."""
+    import threading
+    from grading import engines
+    from grading.records import Graded
+    from grading.runner import Job
+    running, most, lock = [0], [0], threading.Lock()
+
+    def fake_grade(job, assignment, options, runtime):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        return Graded({'status': 'ok'})
+    monkeypatch.setattr(engines, 'grade_safely', fake_grade)
+    engine = engines.ThreadEngine(GradeOptions(tmp_path / 'subs', tmp_path / 'out', jobs=2))
+    engine.runtime.kernel_env['OMP_NUM_THREADS'] = threads
+    jobs = [Job('(reference solution)', 'reference.ipynb', '{}', reference=True)] + \
+        [Job(f's{i}', f's{i}.ipynb', '{}') for i in range(4)]
+    try:
+        done = [job.key for job, _ in engine.run(jobs, assignment=None)]
+    finally:
+        engine.close()
+    assert sorted(done) == sorted(job.key for job in jobs)  # every job once
+    assert most[0] == most_at_once
