@@ -173,6 +173,8 @@ def _table_html(table):
 def show_tables_in(lang):
     """In a notebook, show DataFrames and Stylers with headers in `lang` (the data keep their
     English column names, which the code uses)."""
+    if LANGUAGES[lang] is None:  # English: nothing to translate, and no pandas import (0.3-0.5 s)
+        return
     try:
         from IPython import get_ipython
         from pandas import DataFrame
@@ -180,7 +182,7 @@ def show_tables_in(lang):
     except ImportError:
         return
     shell = get_ipython()
-    if shell is None or LANGUAGES[lang] is None:
+    if shell is None:
         return
     html = shell.display_formatter.formatters['text/html']
     for kind in (DataFrame, Styler):
