@@ -16,7 +16,6 @@ of the sandbox is ever read.
 """
 import json
 import os
-import re
 import select
 import shutil
 import subprocess
@@ -25,10 +24,9 @@ import tempfile
 
 from . import sandbox_bwrap as layout
 from . import sandbox_image, sandbox_limits, sandbox_seccomp
-from .exported import FILE_LIMITS
+from .exported import FILE_LIMITS, MAX_JSON_BYTES
 from .records import UntrustedSummary
 
-MAX_JSON_BYTES = 20 * 2**20
 MAX_EXECUTED_BYTES = 50 * 2**20
 MAX_OUTPUT_BYTES = 2 * 2**20           # everything a notebook's outputs add to it
 WORKER_BYTES = 160 * 2**20             # the cgroup's room for the worker (nbclient), not the submission's
@@ -37,7 +35,6 @@ WORKER_FILES = {'/grader/worker.py': 'sandbox_worker.py', '/grader/notebook_run.
                 '/grader/exported.py': 'exported.py'}
 CHANNEL_LIMITS = {'summary.json': MAX_JSON_BYTES, 'executed.ipynb': MAX_EXECUTED_BYTES, **FILE_LIMITS}
 CHANNEL_BYTES = sum(CHANNEL_LIMITS.values()) + tarfile.RECORDSIZE * (len(CHANNEL_LIMITS) + 1)  # with headers
-_SECCOMP = []
 
 
 # The maintained tools the sandbox is made of ({command: Debian package}); without one the grader
@@ -118,11 +115,9 @@ def read_channel(fd):
 def _start(config, mounts, files, base, channel, group):
     """Start bwrap (through cgexec, prlimit and keyctl); returns (Popen, its output file, a pidfd
     of the sandbox's init or None, bwrap's status pipe)."""
-    if not _SECCOMP:
-        _SECCOMP.append(sandbox_seccomp.seccomp_bpf())
     fds = {path: layout.memfd('grader-file', data.encode() if isinstance(data, str) else data)
            for path, data in {**files, **mounts.files}.items()}
-    seccomp_fd = layout.memfd('grader-seccomp', _SECCOMP[0])
+    seccomp_fd = layout.memfd('grader-seccomp', sandbox_seccomp.seccomp_bpf())
     status_read, status_write = os.pipe()
     args = layout.bwrap_args(uid=config['uid'], mounts=mounts, seccomp_fd=seccomp_fd,
                              work_bytes=config['work_bytes'], scratch_bytes=config['scratch_bytes'],
@@ -158,11 +153,11 @@ def _start(config, mounts, files, base, channel, group):
 def _namespace_init(status):
     """A pidfd of the sandbox's init (PID 1 inside), whose end is the end of every process of the
     sandbox: bwrap names it in its JSON status while it is still bwrap's unreaped child."""
-    for line in status:
-        found = re.search(rb'"child-pid": *([0-9]+)', line)
-        if found:
+    for line in status:  # one JSON object a line
+        pid = json.loads(line).get('child-pid')
+        if pid:
             try:
-                return os.pidfd_open(int(found.group(1)))
+                return os.pidfd_open(pid)
             except OSError:  # already gone
                 return None
     return None  # bwrap failed before making the sandbox

@@ -13,6 +13,7 @@ The Python installation, the venv and the data are bound from squashfs images of
 Mount points, /proc/1/cmdline (arguments come through `--args FD`) and the cgroup paths (a
 cgroup namespace) name nothing of the host.
 """
+import functools
 import glob
 import os
 import sys
@@ -34,15 +35,9 @@ class Mounts:
     data: dict      # {host path: path inside} of the read-only data
 
 
-_MOUNTS = {}
-
-
 def mounts(read_only):
     """The Mounts for these read-only data paths (images made and mounted once per process)."""
-    read_only = tuple(os.path.realpath(p) for p in read_only if p)
-    if read_only not in _MOUNTS:
-        _MOUNTS[read_only] = _make_mounts(read_only)
-    return _MOUNTS[read_only]
+    return _make_mounts(tuple(os.path.realpath(p) for p in read_only if p))
 
 
 def _bound_from(sources, excluded=()):
@@ -58,6 +53,7 @@ def _bound_from(sources, excluded=()):
     return host
 
 
+@functools.cache
 def _make_mounts(read_only):
     """A virtual environment's pyvenv.cfg names its base Python by host path: inside, it gets a
     pyvenv.cfg of its own that names /opt/python. Links are resolved first, so a `.venv` that is

@@ -83,7 +83,7 @@ def mounted(sources, excluded=()):
         with open(os.path.join(CACHE, 'lock'), 'w') as exclusive:
             fcntl.flock(exclusive, fcntl.LOCK_EX)
             image = os.path.join(CACHE, f'{key}.sqfs')
-            if not _is_mount_point(mount_point):
+            if not os.path.ismount(mount_point):
                 if not os.path.exists(image):
                     _build(sources, excluded, image)
                 os.makedirs(mount_point, exist_ok=True)
@@ -126,16 +126,12 @@ def _drop_unused():
                 continue  # another grader uses it
             if time.time() - os.fstat(lock.fileno()).st_mtime < UNUSED_SECONDS:
                 continue
-            if _is_mount_point(os.path.join(CACHE, f'{key}.mnt')):  # running sandboxes keep their copy
+            if os.path.ismount(os.path.join(CACHE, f'{key}.mnt')):  # running sandboxes keep their copy
                 _run([tool('umount'), '--lazy', os.path.join(CACHE, f'{key}.mnt')])
             for leftover in (f'{key}.sqfs', f'{key}.sqfs.partial', f'{key}.mnt', name):
                 path = os.path.join(CACHE, leftover)
                 if os.path.lexists(path):
                     (os.rmdir if os.path.isdir(path) else os.unlink)(path)
-
-
-def _is_mount_point(path):
-    return subprocess.run([tool('mountpoint'), '-q', path]).returncode == 0
 
 
 def _run(command):

@@ -11,6 +11,8 @@ modules, clocks, swap, reboot, accounting. clone3 answers ENOSYS, as in those pr
 the C library falls back to clone, whose flags a filter can see.
 """
 import errno
+import functools
+import tempfile
 
 # Denied with EPERM (what a process without the capability would get).
 DENIED = (
@@ -32,11 +34,9 @@ CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000
                          0x40000000, 0x00000080)
 
 
+@functools.cache
 def seccomp_bpf():
     """The filter as BPF bytes (allow by default; deny the list above)."""
-    import os
-    import tempfile
-
     import pyseccomp as seccomp
     flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     for name in DENIED:
@@ -49,7 +49,6 @@ def seccomp_bpf():
     for flag in CLONE_NAMESPACE_FLAGS:
         flt.add_rule(seccomp.ERRNO(errno.EPERM), 'clone', seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     with tempfile.TemporaryFile() as f:
-        flt.export_bpf(f)
-        f.flush()
-        os.lseek(f.fileno(), 0, os.SEEK_SET)
+        flt.export_bpf(f)  # writes to the descriptor
+        f.seek(0)
         return f.read()

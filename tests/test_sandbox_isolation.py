@@ -7,6 +7,7 @@ Each notebook here imports no MXNet: a run costs a kernel start (a few seconds).
 """
 import ctypes
 import errno
+import functools
 import json
 import os
 import shutil
@@ -399,7 +400,7 @@ def test_a_batch_whose_image_cannot_be_made_stops_before_grading_and_says_why(mo
     def full_disk(*args, **kwargs):
         raise OSError(f"could not make or mount the sandbox's read-only image (No space left on device); "
                       f"is there disk space under {sandbox_image.CACHE}?")
-    monkeypatch.setattr(sandbox_bwrap, '_MOUNTS', {})
+    monkeypatch.setattr(sandbox_bwrap, '_make_mounts', functools.cache(sandbox_bwrap._make_mounts.__wrapped__))
     monkeypatch.setattr(sandbox_image, 'problem', lambda: None)
     monkeypatch.setattr(sandbox_image, 'mounted', full_disk)
     with pytest.raises(GraderError, match='cannot run a notebook on this machine: could not make .* disk space'):
