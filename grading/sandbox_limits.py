@@ -24,6 +24,7 @@ import time
 FIRST_UID, LAST_UID = 61184, 65519
 LOCK_DIR = '/run/grading-sandbox'
 PIDS_MAX = 512  # processes and threads of one submission (MXNet training uses a few dozen)
+CGROUP_TABLE, MOUNT_TABLE = '/proc/self/cgroup', '/proc/self/mountinfo'  # tests give fakes
 
 
 def private_folder(path):
@@ -75,7 +76,7 @@ def _tool(*command):
 
 def own_cgroup(controller):
     """The grader's cgroup in the hierarchy of `controller` (v1), else its v2 cgroup."""
-    with open('/proc/self/cgroup') as f:
+    with open(CGROUP_TABLE) as f:
         lines = [line.rstrip('\n').split(':', 2) for line in f]
     return next((p for _, c, p in lines if controller in c.split(',')),
                 next((p for h, _, p in lines if h == '0'), '/'))
@@ -84,7 +85,7 @@ def own_cgroup(controller):
 def folder(controller, path):
     """The folder of cgroup `path`: libcgroup reads it to remove a group by migrating what is
     left in it to the parent (out of the limits), so the grader kills what is left and rmdirs."""
-    with open('/proc/self/mountinfo') as f:
+    with open(MOUNT_TABLE) as f:
         mounts = [(m[m.index('-') + 1], m[-1].split(','), m[4]) for m in map(str.split, f)]
     points = [p for t, o, p in mounts if t == 'cgroup' and controller in o] + \
         [p for t, o, p in mounts if t == 'cgroup2']  # v1 first: a hybrid machine has both
@@ -111,7 +112,7 @@ class Group:
             remove_stale(controller, path)
             why = _tool('cgcreate', '-g', f'{controller}:{path}')
             if why is None and all(_tool('cgset', '-r', s, path) for s in first):
-                why = f'cannot set {first[0]}'
+                why = f"cannot set {' or '.join(first)}"
             if why is None:
                 group.paths[controller] = path
                 for alternatives in more:
