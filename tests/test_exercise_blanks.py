@@ -6,6 +6,7 @@ raised by a later line that uses a `...`.
 The notebooks run in this process under the smoke profile, as Jupyter's Run All does: each answer
 cell first as handed out, then with the master's answer, so that the next question is reached.
 """
+import ast
 import os
 import re
 
@@ -19,22 +20,30 @@ from submissions.suite import answer_cells, solution_answers
 FIRST_BLANK = {
     'exercise_1_more_epochs': {1: 'alexnet', 2: "final_train_acc['AlexNet']", 3: 'best_epoch',
                                4: 'count_parameters'},
-    'exercise_2_initialization': {1: "INITS['he']", 2: 'ratio', 4: 'net', 5: 'blank_net'},
+    'exercise_2_initialization': {1: "INITS['he']", 2: 'first', 4: 'net', 5: 'blank_net'},
     'exercise_3_lenet_hyperparameters': {1: 'recipe_net', 2: 'curve_net', 3: 'update_ratio', 4: 'fixed_lr'},
     'exercise_4_alexnet_from_scratch': {1: 'alexnet_shapes', 2: 'dropout', 3: 'scratch_out',
                                         4: '`for step in range(settings.train_steps):`'},
 }
 # {exercise: {question: (the left side of a solution line, the name the message gives)}}: the
 # question's answer cell as the master answers it except that one line, left as handed out (`...`):
-# a half-filled cell, which must stop on that blank before a utils or MXNet call fails on it.
+# a half-filled cell, which must stop on that blank before a utils or MXNet call, arithmetic or
+# indexing fails on it (`first` in `ratio = last / first`, `curve` in `curve['loss']`).
 HALF_FILLED = {
     'exercise_1_more_epochs': {1: ('alexnet_train, alexnet_test', 'alexnet_train')},
-    'exercise_2_initialization': {1: ("INITS['he']", "INITS['he']")},
-    'exercise_3_lenet_hyperparameters': {1: ('trainer', 'trainer'), 4: ('fixed_lr, fixed_init', 'fixed_lr')},
+    'exercise_2_initialization': {1: ("INITS['he']", "INITS['he']"), 2: ('first', 'first'),
+                                  5: ('zero_curve', 'zero_curve')},
+    'exercise_3_lenet_hyperparameters': {1: ('trainer', 'trainer'), 2: ('curve', 'curve'),
+                                         4: ('fixed_lr, fixed_init', 'fixed_lr')},
 }
-# a call into utils, MXNet, numpy or pandas (or a network's initialize): where a `...` passed on
-# fails deep inside, with a message about something else
-LIBRARY_CALL = re.compile(r'\b(utils|gluon|nd|mx|np|pd)\.[\w.]+\(|\.initialize\(')
+# where a `...` fails with a TypeError about 'ellipsis', not with the course's message: arithmetic,
+# an ordering comparison or `in`, indexing, formatting, iterating, or being passed to a function
+# (utils, MXNet, numpy, pandas and builtins like len() fail deep inside or with a message about
+# something else). `name.attr` is left to Python: its AttributeError names the attribute on the
+# student's own line. `is`, `==` and `if name:` never fail on `...`.
+ARITHMETIC = (ast.BinOp, ast.UnaryOp, ast.AugAssign)
+FAILING_COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
+CONTAINERS = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.Starred, ast.keyword)
 CHECK = re.compile(r'grader\.check\("q(\d+)"\)')
 
 
@@ -47,15 +56,49 @@ def question_of(cells, blank):
     raise AssertionError(f'no grader.check cell after the answer cell:\n{blank.source}')
 
 
-def statements(source):
-    """The lines of `source`, a statement continued over several lines joined into one."""
-    out, open_brackets = [], 0
-    for line in source.split('\n'):
-        if open_brackets > 0:
-            out[-1] += ' ' + line.strip()
-        else:
-            out.append(line)
-        open_brackets += sum(line.count(c) for c in '([{') - sum(line.count(c) for c in ')]}')
+def parents_of(tree):
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def use_of(node, parents, name):
+    """How the Name `node` (a read of `name`) uses its value: 'check' (`require_written(...,
+    name=name)`), 'fails' (a use that fails on `...`: the comment above ARITHMETIC) or None."""
+    parent = parents[node]
+    if isinstance(parent, ast.keyword) and parent.arg == name and isinstance(parents[parent], ast.Call) \
+            and ast.unparse(parents[parent].func).endswith('require_written'):
+        return 'check'
+    if isinstance(parent, ast.Subscript):
+        return None if isinstance(parent.ctx, ast.Store) and parent.value is node else 'fails'
+    if isinstance(parent, ARITHMETIC + (ast.FormattedValue,)) or \
+            (isinstance(parent, (ast.For, ast.comprehension)) and parent.iter is node) or \
+            (isinstance(parent, ast.Compare) and any(isinstance(op, FAILING_COMPARISONS) for op in parent.ops)):
+        return 'fails'
+    child = node
+    while isinstance(parent, CONTAINERS):
+        child, parent = parent, parents[parent]
+    return 'fails' if isinstance(parent, ast.Call) and parent.func is not child else None
+
+
+def first_use_after_each_blank(solution, target):
+    """[(name, the source line of its first use that is a check or fails on `...`)] for each name
+    of `target` (`a`, `a, b` or `a['key']`) after each solution line that assigns `target`, up to
+    the next line that assigns the name again."""
+    tree = ast.parse(solution)
+    parents, lines, out = parents_of(tree), solution.split('\n'), []
+    names = [n.id for n in ast.walk(ast.parse(target)) if isinstance(n, ast.Name)]
+    blanks = [s for s in ast.walk(tree) if isinstance(s, ast.Assign)
+              and ast.unparse(s.targets[0]) == ast.unparse(ast.parse(target).body[0].value)]
+    for blank, name in ((b, n) for b in blanks for n in names):
+        after = (blank.end_lineno, blank.end_col_offset)
+        nodes = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name
+                        and (n.lineno, n.col_offset) > after), key=lambda n: (n.lineno, n.col_offset))
+        for node in nodes:
+            if isinstance(node.ctx, ast.Store):
+                break
+            use = use_of(node, parents, name)
+            if use:
+                out.append((name, use, lines[node.lineno - 1].strip()))
+                break
     return out
 
 
@@ -128,23 +171,33 @@ def test_a_half_filled_cell_stops_on_its_unwritten_blank_before_a_library_call_f
 
 def test_every_value_blank_is_checked_before_the_solution_first_reads_it():
     """The master's answer cells, read as code: for each `name = ...` a student is handed, the first
-    solution line that passes `name` on as a value is a utils.require_written(...) naming it, never
-    a call into utils or MXNet that would fail on `...` deep inside with a message about something
-    else. (`name.attr`, `name[...]` and arithmetic fail on the student's own line, which the
-    error shows.)"""
+    solution line after it that uses `name` where `...` fails (arithmetic, a comparison, indexing,
+    formatting, a call: the comment above ARITHMETIC) is a utils.require_written(...) naming
+    it, so that a half-filled cell stops with the course's message, never with a TypeError about
+    'ellipsis'."""
     late = []
     for exercise in sorted(FIRST_BLANK):
         student = nbformat.read(ROOT / 'notebooks' / f'{exercise}.ipynb', as_version=4)
         for cell, solution in zip(answer_cells(student), solution_answers(exercise)):
             for target in re.findall(r'^\s*([\w, ]+?|\w+\[.+?\]) = \.\.\.(?:, \.\.\.)*\s*(?:#.*)?$',
                                      cell.source, re.M):
-                base = re.match(r'\w+', target).group(0)
-                reads = [line.strip() for line in statements(solution)
-                         if LIBRARY_CALL.search(line) and re.search(rf'\(.*\b{base}\b(?![.\[])', line)
-                         and not line.strip().startswith(('#', '"""'))]
-                if reads and not re.search(rf'\b{base}={base}\b', reads[0]):
-                    late.append((exercise, target, reads[0]))
+                late += [(exercise, name, line) for name, use, line
+                         in first_use_after_each_blank(solution, target) if use != 'check']
     assert not late, late
+
+
+def test_the_blank_reader_finds_arithmetic_indexing_formatting_and_calls_but_not_a_check_or_is():
+    uses = {line: first_use_after_each_blank(f'x = f()\n{line}\ny = 1', 'x')
+            for line in ['y = x * 2', 'y = -x', 'y = z[x]', "y = x['loss']", "print(f'{x}')",
+                         'y = x > 2.2', 'y = len(x)', "y = g({'a': x})", 'for v in x: pass',
+                         'utils.require_written(1, x=x)', 'y = x is None', 'y = x.mean()', 'x = 2']}
+    assert [line for line, found in uses.items() if found == [('x', 'fails', line)]] == list(uses)[:9]
+    assert uses['utils.require_written(1, x=x)'] == [('x', 'check', 'utils.require_written(1, x=x)')]
+    assert uses['y = x is None'] == uses['y = x.mean()'] == uses['x = 2'] == []
+    assert first_use_after_each_blank('a, b = f()\nc = a + b', 'a, b') == [
+        ('a', 'fails', 'c = a + b'), ('b', 'fails', 'c = a + b')]
+    assert first_use_after_each_blank("d = {}\nd['k'] = 1\nd['j'] = 2\ne = d['k'] / 2", "d['k']") == [
+        ('d', 'fails', "e = d['k'] / 2")]
 
 
 def test_a_value_left_as_dots_is_named_with_its_question_in_the_readers_language():
