@@ -11,13 +11,13 @@ A PAGE is a source in _toc.yml without suffix (`notebooks/01_lenet`, `book/intro
 (the sentences utils/ computes) or `_toc` (book title, part captions). Its catalog is
 locale/zh_CN/LC_MESSAGES/PAGE.po, the sphinx-intl layout. Messages are the Markdown blocks of the
 page (paragraphs, headings, list items, table rows, admonition titles; code and math blocks are
-copied, not translated) and the templates of `utils.say(...)` calls in its code cells (found in the
-code's syntax tree). `update` merges like msgmerge: a changed English message keeps its old
+copied, not translated), the templates of `utils.say(...)` calls in its code cells (found in the
+code's syntax tree) and the comment that ends each `utils.require_written(...)` line of an exercise. `update` merges like msgmerge: a changed English message keeps its old
 translation marked fuzzy (`todo` shows it), a removed one becomes obsolete (`#~`); `check` fails on
 both, and on missing translations, so a translation never silently goes stale.
 
 `generate` writes notebooks/zh/*.ipynb (code cells identical to the English ones apart from the
-line that puts the repository on sys.path, which also selects Chinese), book/zh/*.md, and the
+line that puts the repository on sys.path, which also selects Chinese, and those comments), book/zh/*.md, and the
 glossary page from locale/zh_CN/glossary.tsv; `config OUT_DIR` writes the Chinese site's
 _config.yml and _toc.yml (used by scripts/build_book.sh). Only the standard library and babel
 (a Sphinx dependency) are used. The work is done by the package scripts/zh_edition/ (pages,
@@ -36,7 +36,7 @@ from scripts.zh_edition.generate import (chinese_markdown, chinese_notebook, gen
                                          generated_files, site_config)
 from scripts.zh_edition.markdown import (markdown_messages, normalize, segments,  # noqa: F401
                                          translate_markdown)
-from scripts.zh_edition.messages import page_messages, say_templates  # noqa: F401
+from scripts.zh_edition.messages import page_messages, say_templates, translated_comments  # noqa: F401
 from scripts.zh_edition.pages import (CHINESE_PATH_LINE, ENGLISH_PATH_LINE, GLOSSARY,  # noqa: F401
                                       ROOT, TranslationError, all_catalog_names, catalog_path,
                                       chinese_path, source_of, toc_pages)

@@ -8,6 +8,7 @@ import yaml
 from . import pages as paths
 from .catalogs import lookup_for, glossary
 from .markdown import translate_markdown
+from .messages import translated_comments
 from .pages import (CHINESE_PATH_LINE, ENGLISH_PATH_LINE, GENERATED_NOTE, LANG, TranslationError,
                     catalog_path, chinese_path, source_of, toc_pages)
 
@@ -25,6 +26,8 @@ def chinese_notebook(page, draft=False):
             text = translate_markdown(text, lookup)
         elif cell['cell_type'] == 'code':
             lines = text.split('\n')
+            for (row, column), comment in translated_comments(text):
+                lines[row - 1] = lines[row - 1][:column] + '# ' + lookup(comment)
             for n, line in enumerate(lines):
                 if line.strip() == ENGLISH_PATH_LINE:
                     lines[n] = line.replace(ENGLISH_PATH_LINE, CHINESE_PATH_LINE)

@@ -1,6 +1,9 @@
-"""The messages of a page: its Markdown blocks and the templates its code translates."""
+"""The messages of a page: its Markdown blocks, the templates its code translates and the comments
+of its `require_written(...)` lines."""
 import ast
+import io
 import json
+import tokenize
 
 import yaml
 
@@ -68,6 +71,31 @@ def say_templates(code, where, in_utils=False):
     return templates, problems
 
 
+# ----------------------------------------------------------------------------- code: comments
+
+# The one kind of code comment that is translated: the comment ending a statement that calls one of
+# these (an exercise's `utils.require_written(...)  # stops here, ...` tells a student what the line
+# is for, in the student's language). Other comments stay English, as the code does.
+COMMENTED_CALLS = {'require_written'}
+
+
+def translated_comments(code):
+    """[((row, column) where the comment's `#` is, its text after `# `)] of the comments that end a
+    statement calling one of COMMENTED_CALLS, read with the standard tokenizer."""
+    found, names = [], set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.NAME:
+                names.add(token.string)
+            elif token.type == tokenize.COMMENT and names & COMMENTED_CALLS:
+                found.append((token.start, token.string[1:].strip()))
+            elif token.type == tokenize.NEWLINE:  # the end of a statement, however many lines
+                names = set()
+    except (tokenize.TokenError, SyntaxError):  # IPython magics, unfinished code: none translated
+        return []
+    return found
+
+
 # ----------------------------------------------------------------------------- messages per page
 
 def page_messages(page):
@@ -103,5 +131,6 @@ def page_messages(page):
         elif cell['cell_type'] == 'code' and 'colab-setup' not in cell.get('metadata', {}).get('tags', []):
             found, bad = say_templates(text, where)
             messages += [(t, where, True) for t in found]
+            messages += [(comment, where, False) for _, comment in translated_comments(text)]
             problems += bad
     return messages, problems
