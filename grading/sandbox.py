@@ -14,6 +14,7 @@ opened before starting the sandbox and hands to the worker as a descriptor (`rea
 kernel never holds it (the worker is not dumpable, the descriptor is closed on exec), and no file
 of the sandbox is ever read.
 """
+import functools
 import json
 import os
 import select
@@ -43,8 +44,7 @@ TOOLS = {'bwrap': 'bubblewrap', 'cgcreate': 'cgroup-tools', 'cgset': 'cgroup-too
          'cgexec': 'cgroup-tools', 'prlimit': 'util-linux', 'keyctl': 'keyutils'}
 
 
-def bwrap_path():
-    return shutil.which('bwrap', path=os.environ.get('PATH', '') + ':/usr/bin:/bin')
+bwrap_path = functools.partial(sandbox_image.tool, 'bwrap')
 
 
 def missing_tools():
@@ -68,9 +68,7 @@ def isolation_warnings():
     return out + ([how] if version is None else []) + [p for p in [sandbox_image.problem()] if p]
 
 
-def memory_group_support():
-    """(True or None, a sentence on how the whole-submission memory limit holds)."""
-    return sandbox_limits.support('memory')
+memory_group_support = functools.partial(sandbox_limits.support, 'memory')  # (True or None, how it holds)
 
 
 class RefusedRecord(tarfile.TarError):

@@ -41,16 +41,12 @@ def mounts(read_only):
 
 
 def _bound_from(sources, excluded=()):
-    """A function from a path inside `sources` ({inside: host path}) to the path bwrap binds:
-    inside the mounted image, or on the host where images cannot be made."""
-    if sandbox_image.problem() is None:
-        root = sandbox_image.mounted(sources, excluded)
-        return lambda inside: os.path.join(root, inside)
-
-    def host(inside):
-        name = next(n for n in sources if inside == n or inside.startswith(n + '/'))
-        return sources[name] + inside[len(name):]
-    return host
+    """{name: the path bwrap binds} of `sources` ({name inside the image: host path}): inside the
+    mounted image, or on the host where images cannot be made."""
+    if sandbox_image.problem() is not None:
+        return sources
+    root = sandbox_image.mounted(sources, excluded)
+    return {name: os.path.join(root, name) for name in sources}
 
 
 @functools.cache
@@ -69,11 +65,11 @@ def _make_mounts(read_only):
         sources['venv/lib'] = os.path.join(prefix, 'lib')
         excluded.append(f'{lib}/site-packages')
     bound = _bound_from(sources, excluded)
-    args = ['--ro-bind', base if base == '/usr' else bound('python'), PYTHON]
+    args = ['--ro-bind', base if base == '/usr' else bound['python'], PYTHON]
     files, python = {}, PYTHON + exe[len(base):]
     if prefix != base:
-        args += ['--ro-bind', bound('venv/lib'), f'{VENV}/lib', '--symlink', 'lib', f'{VENV}/lib64',
-                 '--ro-bind', bound('exe'), f'{VENV}/bin/python3']
+        args += ['--ro-bind', bound['venv/lib'], f'{VENV}/lib', '--symlink', 'lib', f'{VENV}/lib64',
+                 '--ro-bind', bound['exe'], f'{VENV}/bin/python3']
         files[f'{VENV}/pyvenv.cfg'] = (f'home = {PYTHON}/bin\ninclude-system-site-packages = false\n'
                                        f'version = {".".join(map(str, sys.version_info[:3]))}\n')
         python = f'{VENV}/bin/python3'
@@ -82,19 +78,8 @@ def _make_mounts(read_only):
                       'run the grader from a virtual environment (scripts/setup_env.sh makes .venv)')
     data = {host: f'{DATA}/{i}' for i, host in enumerate(read_only)}
     for host, inside in data.items():
-        args += ['--ro-bind', _bound_from({'data': host})('data'), inside]
+        args += ['--ro-bind', _bound_from({'data': host})['data'], inside]
     return Mounts(args, python, files, data)
-
-
-def system_args():
-    args = ['--ro-bind', '/usr', '/usr']
-    for top in ('/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'):
-        if os.path.islink(top):
-            args += ['--symlink', os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ['--ro-bind', top, top]
-    return args + ['--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev',
-                   '--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu']
 
 
 def inside_env(env, mapping):
@@ -124,7 +109,14 @@ def bwrap_args(*, uid, mounts, work_bytes, scratch_bytes, seccomp_fd, data_fds):
     # bwrap makes the parents of a mount point 0700: these must be traversable by the user.
     for folder in ('/opt', f'{VENV}', f'{VENV}/bin', DATA, '/var', '/sys', '/sys/devices', '/sys/devices/system'):
         args += ['--perms', '0755', '--dir', folder]
-    args += system_args() + mounts.args
+    args += ['--ro-bind', '/usr', '/usr']
+    for top in ('/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'):
+        if os.path.islink(top):
+            args += ['--symlink', os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ['--ro-bind', top, top]
+    args += ['--ro-bind', '/etc', '/etc', '--proc', '/proc', '--dev', '/dev',
+             '--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu'] + mounts.args
     # /export: where the kernel writes the variables at the end, apart from the folders the
     # submission may fill (a full /work does not cost it its export).
     for path, size in (('/work', work_bytes), ('/tmp', scratch_bytes), ('/var/tmp', scratch_bytes),
