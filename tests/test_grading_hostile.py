@@ -344,6 +344,7 @@ def test_record_channel_refuses_a_huge_pax_header_or_file_without_reading_it(tmp
         assert records == {} and "unexpected record '././@PaxHeader'" in error, error
         assert peak < 2**20, f'{peak} bytes allocated to refuse it'
         os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
         sandbox_worker.write_channel(fd, {'summary.json': b'{}'})  # a good record, then too long
         os.ftruncate(fd, sandbox.CHANNEL_BYTES + 1)
         assert sandbox.read_channel(fd) == ({}, f'the record is {sandbox.CHANNEL_BYTES + 1} bytes, '
