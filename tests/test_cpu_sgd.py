@@ -11,6 +11,7 @@ from mxnet import autograd, gluon, nd  # noqa: E402
 
 def _net():
     """A small network with one array over cpu_sgd.LARGE elements (the 300 x 300 dense weight)."""
+    utils.compat.import_mxnet()  # as every module of utils does: it must not undo the comparison
     net = gluon.nn.Sequential()
     net.add(gluon.nn.Dense(300, activation='relu', in_units=30),
             gluon.nn.Dense(300, activation='relu', in_units=300), gluon.nn.Dense(10, in_units=300))
@@ -40,7 +41,7 @@ def _train(options, steps=4):
 ], ids=['plain', 'momentum-wd-clip'])
 def test_large_cpu_arrays_take_the_single_array_kernel_and_end_with_the_same_bits(monkeypatch, options):
     patched = mx.optimizer.SGD._update_impl
-    assert patched.course_cpu_sgd, 'utils did not install cpu_sgd when it imported MXNet'
+    assert mx.optimizer.SGD.course_cpu_sgd and patched.grouped, 'utils did not install cpu_sgd'
     large = sum(p.data().size >= cpu_sgd.LARGE for p in _net().collect_params().values())
     assert large == 1
 
@@ -52,7 +53,9 @@ def test_large_cpu_arrays_take_the_single_array_kernel_and_end_with_the_same_bit
     assert calls == [(300, 300)] * 4  # the large weight, once per step; the rest stays grouped
 
     monkeypatch.setattr(mx.optimizer.SGD, '_update_impl', patched.grouped)
+    calls.clear()
     theirs = _train(options)
+    assert calls == []  # MXNet's own grouped kernel this time, even after utils' next import
     assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ours, theirs))
     assert not all(np.array_equal(a, b) for a, b in zip(ours, _train(options, steps=3)))
 

@@ -22,7 +22,7 @@ def _large_on_cpu(weight, grad):
 def install(mxnet):
     """Route large CPU arrays of `mxnet.optimizer.SGD` to `sgd_update`/`sgd_mom_update` (once)."""
     sgd = mxnet.optimizer.SGD
-    if getattr(sgd._update_impl, 'course_cpu_sgd', False):
+    if getattr(sgd, 'course_cpu_sgd', False):  # a class flag: a benchmark may put MXNet's back
         return
     grouped = sgd._update_impl
     nd = mxnet.nd
@@ -50,6 +50,5 @@ def install(mxnet):
             else:
                 nd.sgd_update(weights[i], grads[i], out=weights[i], lr=lr, wd=wd, **kwargs)
 
-    _update_impl.course_cpu_sgd = True
-    _update_impl.grouped = grouped  # MXNet's own, for the test that compares the two
-    sgd._update_impl = _update_impl
+    _update_impl.grouped = grouped  # MXNet's own, for the test and benchmark that compare them
+    sgd._update_impl, sgd.course_cpu_sgd = _update_impl, True
