@@ -2,9 +2,10 @@
 
 `gluon.Trainer(..., 'sgd', ...)` updates every dense parameter with `multi_sgd_update` (or
 `multi_sgd_mom_update`), which takes groups of up to four arrays. Its CPU kernel is slow on large
-arrays: on one thread it took 32.7 ms for a 4096 x 4096 weight where `sgd_update` took 20.5 ms
-(9.8 against 16.8 ms on two threads), and in AlexNet's step at 67x67, batch 32, the grouped
-update was 70 of 215 ms (benchmarks/README.md, "SGD's update on a CPU"). Both kernels compute
+arrays: on one thread it took 37.6 ms for a 4096 x 4096 weight where `sgd_update` took 19.4 ms
+(16.6 against 11.8 ms on two threads), and AlexNet's step at 67x67, batch 32, takes 181 ms with
+this module against 218 ms without (benchmarks/sgd_update.py; benchmarks/README.md, "SGD's
+update on a CPU"). Both kernels compute
 `(1 - lr*wd) * w - lr * clip(rescale_grad * g)` and give the same bits
 (tests/test_cpu_sgd.py). So `install` makes SGD send CPU arrays of at least `LARGE` elements to
 the single-array kernels and leaves everything else (small arrays, GPUs, float16 master copies,
