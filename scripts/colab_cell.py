@@ -31,8 +31,16 @@ BOOTSTRAP = 'scripts/colab_bootstrap.py'
 # The import cell's `import utils` line. Run before the set-up cell on Colab, it fails with a bare
 # "No module named 'utils'"; IPython's traceback shows the failing line, so a comment on that very
 # line is the least noisy way to say what to do (no extra code in every notebook). The Chinese
-# notebooks fail one line earlier, on the line scripts/zh_edition/pages.py writes, which says it too.
+# notebooks fail one line earlier, on the line scripts/zh_edition/pages.py writes, which says it in
+# Chinese; their `import utils` line is bare (BARE_IMPORT_LINE), so the hint is not said twice.
 IMPORT_LINE = "import utils  # No module named 'utils'? Run the set-up cell (first code cell) first."
+BARE_IMPORT_LINE = 'import utils'
+
+
+def import_line(nb):
+    """The `import utils` line this notebook should have: a Chinese edition's is bare."""
+    edition = nb.get('metadata', {}).get('course_edition', {})
+    return BARE_IMPORT_LINE if edition.get('language') == 'zh_CN' else IMPORT_LINE
 
 
 def repository(config=ROOT / '_config.yml'):
@@ -124,8 +132,8 @@ def problems(nb, source):
     if tagged[0].get('outputs'):
         found.append('it has outputs (notebooks are committed without outputs)')
     where = _import_line(nb)
-    if where and _source(where[0]).split('\n')[where[1]] != IMPORT_LINE:
-        found.append(f'its `import utils` line lacks the hint: {IMPORT_LINE!r}')
+    if where and _source(where[0]).split('\n')[where[1]] != import_line(nb):
+        found.append(f'its `import utils` line should read {import_line(nb)!r}')
     return found
 
 
@@ -144,7 +152,7 @@ def fix(nb, source):
     where = _import_line(nb)
     if where:
         lines = _source(where[0]).split('\n')
-        lines[where[1]] = IMPORT_LINE
+        lines[where[1]] = import_line(nb)
         where[0]['source'] = '\n'.join(lines).splitlines(keepends=True)
     return nb
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-from scripts import translations as tr
+from scripts import colab_cell, translations as tr
 
 
 def run_tool(*args):
@@ -62,13 +62,25 @@ def test_chinese_notebook_has_the_english_code(page):
                 assert b[:column] == a[:column] and re.search(r'[\u4e00-\u9fff]', b[column:]), (a, b)
             elif a != b:
                 changed.append((a, b))
-    assert changed == [(tr.ENGLISH_PATH_LINE, tr.CHINESE_PATH_LINE)], changed
+    assert changed == [(tr.ENGLISH_PATH_LINE, tr.CHINESE_PATH_LINE),
+                       (colab_cell.IMPORT_LINE, colab_cell.BARE_IMPORT_LINE)], changed
     assert chinese['metadata'].get('otter') == english['metadata'].get('otter')
     # the Markdown is Chinese, not English left over
     text = ''.join(''.join(c['source']) for c in chinese['cells'] if c['cell_type'] == 'markdown')
     assert len(re.findall(r'[\u4e00-\u9fff]', text)) > 0.3 * len(re.findall(r'[A-Za-z]', text)), \
         f'{page}: the Chinese notebook reads mostly English'
     assert '〔待译〕' not in text
+
+
+@pytest.mark.parametrize('page', [p for p in tr.toc_pages() if p.startswith('notebooks/')])
+def test_a_chinese_notebook_says_the_missing_utils_hint_once_and_in_chinese(page):
+    """The path line fails first on Colab and carries the hint in Chinese; the English hint of the
+    `import utils` line must not follow it."""
+    chinese = json.loads((ROOT / f'{tr.chinese_path(page)}.ipynb').read_text())
+    lines = [line for c in chinese['cells'] if c['cell_type'] == 'code'
+             for line in ''.join(c['source']).split('\n')]
+    hints = [line for line in lines if 'No module named' in line or 'set-up cell' in line]
+    assert len(hints) == 1 and re.search(r'[\u4e00-\u9fff]', hints[0].split('#', 1)[1]), hints
 
 
 def test_only_the_comment_that_ends_a_require_written_statement_is_a_message():

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from scripts.colab_cell import BARE_IMPORT_LINE, IMPORT_LINE
+
 from . import pages as paths
 from .catalogs import lookup_for, glossary
 from .markdown import translate_markdown
@@ -32,6 +34,8 @@ def chinese_notebook(page, draft=False):
                 if line.strip() == ENGLISH_PATH_LINE:
                     lines[n] = line.replace(ENGLISH_PATH_LINE, CHINESE_PATH_LINE)
                     path_lines += 1
+                elif line == IMPORT_LINE:  # CHINESE_PATH_LINE above fails first and says it in Chinese
+                    lines[n] = BARE_IMPORT_LINE
             text = '\n'.join(lines)
         cell['source'] = text.splitlines(keepends=True)
     if path_lines != 1:
