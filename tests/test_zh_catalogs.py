@@ -83,6 +83,16 @@ def test_a_chinese_notebook_says_the_missing_utils_hint_once_and_in_chinese(page
     assert len(hints) == 1 and re.search(r'[\u4e00-\u9fff]', hints[0].split('#', 1)[1]), hints
 
 
+@pytest.mark.parametrize('page', [p for p in tr.toc_pages() if '/exercise_' in p])
+def test_a_chinese_exercise_intro_quotes_what_its_answer_cells_say(page):
+    chinese = json.loads((ROOT / f'{tr.chinese_path(page)}.ipynb').read_text())
+    markdown = [''.join(c['source']) for c in chinese['cells'] if c['cell_type'] == 'markdown']
+    quoted = re.search(r'写着 \*([^*]+)\*', markdown[0])
+    assert quoted, f'{page}: the intro does not quote the answer cells\' placeholder'
+    answer_cells = [text for text in markdown if text.strip().startswith('_') and quoted[1] in text]
+    assert answer_cells, f'{page}: no answer cell says {quoted[1]!r}'
+
+
 def test_only_the_comment_that_ends_a_require_written_statement_is_a_message():
     code = ("# set-up  (not translated)\nx = 1  # nor this\nutils.require_written(1, x=x,\n"
             "                      y=y)  # stops here\nutils.require_written(2, z=z)\nprint('# no')")
