@@ -144,8 +144,8 @@ NOTEBOOKS['exercise_1_more_epochs'] = dict(
         batch_size=Setting('LeNet batch size',            _LE['batch_size'],    AS_FULL, 16),
         learning_rate=Setting('LeNet learning rate',      _LE['learning_rate'], AS_FULL, AS_FULL)),
 )
-# Exercise 2 re-runs the original tutorial's AlexNet configuration (its batches of 64: 938 of them
-# make its one epoch) for a number of batches per initializer.
+# Exercise 2 re-runs the original tutorial's AlexNet configuration (its batches of 64; its loader kept
+# full batches only: 60,000 // 64 = 937 made its one epoch) for a number of batches per initializer.
 NOTEBOOKS['exercise_2_initialization'] = dict(
     resize=Setting('input size (pixels per side)',        _TUT['resize'],       67,      67),
     batch_size=Setting('batch size',                      _TUT['batch_size'],   AS_FULL, AS_FULL),
