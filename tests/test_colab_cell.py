@@ -446,7 +446,7 @@ def test_missing_or_misplaced_cell_fails_and_write_puts_it_first(tmp_path):
     out = check(missing, late)
     assert out.returncode == 1
     assert 'no code cell tagged' in out.stdout and 'not the first code cell' in out.stdout
-    assert 'its `import utils` line lacks the hint' in out.stdout
+    assert 'its `import utils` line should read' in out.stdout
     subprocess.run([sys.executable, '-m', 'scripts.colab_cell', '--write', str(missing), str(late)], check=True,
                    capture_output=True, cwd=ROOT)
     for path in (missing, late):
