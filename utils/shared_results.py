@@ -35,6 +35,9 @@ Load = namedtuple('Load', 'average cores')  # 1-minute load average, logical cor
 # The Chinese notebook's path line, with the comment it may carry (the Colab hint, in Chinese).
 _LANGUAGE_LINE = re.compile(r"sys\.path\.append\('\.\./\.\.'\); from utils\.i18n import "
                             r"use_language; use_language\('\w+'\)[ \t]*(#[^\n]*)?")
+# The `import utils` line: the English one carries the Colab hint as a comment, the Chinese one is
+# bare (its path line above says it in Chinese; scripts/colab_cell.py).
+_IMPORT_LINE = re.compile(r"^import utils[ \t]*(#[^\n]*)?$", re.MULTILINE)
 _calls = Counter()
 _last_load = None
 
@@ -74,8 +77,9 @@ def cells_run_so_far():
 
 
 def same_in_both_editions(cell):
-    """A cell's code with the Chinese notebook's path line written as the English one."""
-    return _LANGUAGE_LINE.sub("sys.path.append('..')", cell)
+    """A cell's code with the Chinese notebook's path line written as the English one, and the
+    `import utils` line without its comment."""
+    return _IMPORT_LINE.sub('import utils', _LANGUAGE_LINE.sub("sys.path.append('..')", cell))
 
 
 def key_for(kind, inputs):
